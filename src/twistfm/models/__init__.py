@@ -1,0 +1,10 @@
+"""Model registry and architectures: the seeds' networks and twistfm's own."""
+
+from . import seeds  # noqa: F401,I001  (registers the seeds' models first)
+from . import ours  # noqa: F401,E402
+from .layers import INPUT_SHAPE
+from .registry import ModelInfo, create_model, list_models, model_info, register_model
+from .summary import count_parameters, format_summary, layer_table
+
+__all__ = ["INPUT_SHAPE", "ModelInfo", "count_parameters", "create_model", "format_summary",
+           "layer_table", "list_models", "model_info", "register_model"]

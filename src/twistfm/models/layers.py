@@ -1,0 +1,31 @@
+"""Keras-like building blocks: each named layer includes its activation, as in the seeds."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import nn
+
+__all__ = ["conv", "dense", "named", "INPUT_SHAPE"]
+
+#: Every model takes float32 NCHW images in [0, 1] of this shape.
+INPUT_SHAPE = (1, 28, 28)
+
+
+def _activation(name: str | None) -> nn.Module:
+    return {"relu": nn.ReLU(), "leaky": nn.LeakyReLU(0.3), None: nn.Identity()}[name]
+
+
+def conv(cin: int, cout: int, padding: str = "same", act: str | None = "relu") -> nn.Sequential:
+    """3x3 convolution, stride 1, followed by its activation (Keras ``Conv2D(activation=...)``)."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1 if padding == "same" else 0), _activation(act))
+
+
+def dense(fin: int, fout: int, act: str | None = "relu") -> nn.Sequential:
+    """Fully connected layer followed by its activation."""
+    return nn.Sequential(nn.Linear(fin, fout), _activation(act))
+
+
+def named(*layers: tuple[str, nn.Module]) -> nn.Sequential:
+    """A Sequential whose children have the given stable names (the encoder picks by name)."""
+    return nn.Sequential(OrderedDict(layers))

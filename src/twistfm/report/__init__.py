@@ -1,0 +1,1 @@
+"""Report: static figures, the HTML study report and the interactive explorer."""
