@@ -22,7 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="twistfm: decode a mystery label with CNNs, encodings, clustering and projections.")
 data_app = typer.Typer(no_args_is_help=True, help="Find, describe and export the data.")
 app.add_typer(data_app, name="data")
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder with the four Fashion-MNIST *-ubyte.gz archives.")]
 CsvDir = Annotated[Path | None, typer.Option("--csv-dir", help="Folder with x_/y_ train/test CSV files.")]
@@ -195,6 +195,82 @@ def compare_cmd(
         table.add_row(*map(str, r.values()))
     out.print(table)
     out.print(f"comparison: {folder}")
+
+
+# ---------------------------------------------------------------- encoding and analysis
+
+Run = Annotated[Path, typer.Argument(help="A run directory written by 'twistfm train'.")]
+
+
+@app.command("layers")
+def layers_cmd(run: Run) -> None:
+    """List a trained model's layers with output shapes (the names 'encode --layer' takes)."""
+    from .analyze import layer_rows
+    from .runs import load_model
+
+    model, record = load_model(run)
+    table = Table("layer", "type", "output shape", "parameters", title=record["name"])
+    for row in layer_rows(model):
+        table.add_row(row["layer"], row["type"], str(row["output_shape"]), f"{row['parameters']:,}")
+    out.print(table)
+
+
+@app.command("encode")
+def encode_cmd(
+    run: Run,
+    layer: Annotated[str | None, typer.Option(help="Layer name (default: the last hidden layer).")] = None,
+    split: Annotated[str, typer.Option(help="test, train or all.")] = "test",
+) -> None:
+    """Save a split's encoding (N x d float32) and labels into RUN/encoding."""
+    from .analyze import encode_run
+
+    path, X = encode_run(run, layer, split)
+    out.print(f"encoding {X.shape[0]} x {X.shape[1]} -> {path}")
+
+
+@app.command("analyze")
+def analyze_cmd(
+    run: Run,
+    layer: Annotated[str | None, typer.Option(help="Layer to encode from (default: the best-scoring one).")] = None,
+    k: Annotated[int | None, typer.Option(help="K-means clusters (default: number of labels).")] = None,
+    eps: Annotated[float | None, typer.Option(help="DBSCAN eps (default: knee of the k-distance curve).")] = None,
+    min_samples: Annotated[int, typer.Option(help="DBSCAN min_samples.")] = 4,
+    perplexity: Annotated[float, typer.Option(help="t-SNE perplexity.")] = 30.0,
+    umap: Annotated[bool, typer.Option("--umap", help="Also project with UMAP (needs twistfm[umap]).")] = False,
+    seed: Seed = 0,
+) -> None:
+    """Layer choice, encoding, PCA, t-SNE, K-means, DBSCAN, galleries, decoding and label issues."""
+    from .analyze import AnalysisOptions, analyze_run
+
+    summary = analyze_run(run, AnalysisOptions(layer, k, eps, min_samples, perplexity, umap, seed))
+    out.print(f"encoded from {summary['layer']} (best layer: {summary['best_layer']})")
+    for line in summary["decoding"]["lines"]:
+        out.print(line)
+    out.print(f"run: {run}")
+
+
+@app.command("decode")
+def decode_cmd(
+    csv_dir: CsvDir = None,
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON object: label -> class names.")] = False,
+    seed: Seed = 0,
+) -> None:
+    """Name each label by the original Fashion-MNIST classes behind it."""
+    from .analyze import decode_dataset
+    from .data import CLASS_NAMES
+
+    decoding = decode_dataset(_dataset(csv_dir, data_dir), str(data_dir) if data_dir else None, seed)
+    if as_json:
+        print(json.dumps(decoding.as_json()))
+        return
+    table = Table("label", *CLASS_NAMES, title="images of each class (column) carrying each label (row)")
+    for value, row in zip(decoding.label_values, decoding.table, strict=True):
+        table.add_row(str(value), *[str(v) for v in row])
+    out.print(table)
+    out.print("classes found by: " + ", ".join(f"{k} {v}" for k, v in decoding.recovery.items()))
+    for line in decoding.lines():
+        out.print(line)
 
 
 def _usage_error_line(exc: Exception) -> str:

@@ -45,8 +45,12 @@ def curves_figure(history: Sequence[dict[str, float]], metric: str, title: str =
 
 
 def confusion_figure(confusion: np.ndarray, labels: Sequence[str], title: str = "Test confusion matrix",
-                     xlabel: str = "predicted", ylabel: str = "true") -> Figure:
-    """Counts (left) and row-normalised shares (right) of a confusion or contingency table."""
+                     xlabel: str = "predicted", ylabel: str = "true",
+                     xticklabels: Sequence[str] | None = None) -> Figure:
+    """Counts (left) and row-normalised shares (right) of a confusion or contingency table.
+
+    ``labels`` name the rows; ``xticklabels`` the columns (default: the same as the rows).
+    """
     confusion = np.asarray(confusion)
     shares = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
     fig, axes = plt.subplots(1, 2, figsize=(4 + 1.1 * confusion.shape[1], 1.5 + 0.5 * confusion.shape[0]))
@@ -57,7 +61,9 @@ def confusion_figure(confusion: np.ndarray, labels: Sequence[str], title: str = 
                     color="white" if shares[i, j] > 0.6 else "black")
         ax.set_xticks(range(confusion.shape[1]))
         ax.set_yticks(range(confusion.shape[0]))
-        ax.set_yticklabels(labels[: confusion.shape[0]] if len(labels) >= confusion.shape[0] else range(confusion.shape[0]))
+        ax.set_yticklabels(list(labels)[: confusion.shape[0]])
+        ax.set_xticklabels(list(xticklabels or labels)[: confusion.shape[1]], rotation=45 if xticklabels else 0,
+                           ha="right" if xticklabels else "center")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(name)

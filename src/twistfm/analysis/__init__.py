@@ -1,0 +1,1 @@
+"""Analysis of an encoding: projections, clustering, layer choice, decoding and neighbours."""

@@ -1,0 +1,98 @@
+"""2-D projections of an encoding: PCA, t-SNE (openTSNE, tuned for speed), UMAP when installed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
+
+from ..errors import OptionError
+
+__all__ = ["Projection", "pca", "tsne", "umap", "neighbourhood_preservation", "umap_available"]
+
+
+@dataclass
+class Projection:
+    """Points in 2-D and how they were made.
+
+    Attributes
+    ----------
+    method : str
+    points : ndarray of float32, shape (N, 2)
+    params : dict
+    explained_variance : list of float or None
+        PCA only: the share of variance each component explains.
+    """
+
+    method: str
+    points: np.ndarray
+    params: dict
+    explained_variance: list[float] | None = None
+
+
+def pca(X: np.ndarray, seed: int = 0) -> Projection:
+    """The first two principal components."""
+    model = PCA(n_components=2, random_state=seed).fit(X)
+    return Projection("pca", model.transform(X).astype(np.float32), {"seed": seed},
+                      [float(v) for v in model.explained_variance_ratio_])
+
+
+def tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = -1,
+         pca_dims: int = 50, early_iter: int = 125, iters: int = 375) -> Projection:
+    """t-SNE to 2-D with openTSNE, tuned to be fast on a laptop CPU.
+
+    The encoding is first reduced to ``pca_dims`` principal components (cheap, and it barely
+    changes the neighbourhoods t-SNE reads), affinities use approximate nearest neighbours,
+    the gradient uses FFT interpolation, the layout starts from PCA, and the optimisation
+    runs ``early_iter`` early-exaggeration plus ``iters`` normal iterations (openTSNE's
+    defaults are 250 + 500).
+
+    Parameters
+    ----------
+    X : ndarray, shape (N, d)
+    seed : int, default=0
+    perplexity : float, default=30
+    n_jobs : int, default=-1
+        Threads (-1: all cores).
+    """
+    from openTSNE import TSNE
+
+    if len(X) < 3 * perplexity + 2:
+        perplexity = max(2.0, (len(X) - 2) / 3)
+    if pca_dims and X.shape[1] > pca_dims and len(X) > pca_dims:
+        X = PCA(n_components=pca_dims, random_state=seed).fit_transform(X)
+    model = TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=n_jobs, initialization="pca",
+                 neighbors="annoy" if len(X) > 2000 else "exact", negative_gradient_method="fft",
+                 early_exaggeration_iter=early_iter, n_iter=iters, verbose=False)
+    points = np.asarray(model.fit(np.ascontiguousarray(X, dtype=np.float64)), dtype=np.float32)
+    return Projection("tsne", points, {"seed": seed, "perplexity": perplexity, "pca_dims": pca_dims,
+                                       "early_exaggeration_iter": early_iter, "n_iter": iters})
+
+
+def umap_available() -> bool:
+    """Whether the optional ``umap-learn`` package is installed."""
+    try:
+        import umap  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def umap(X: np.ndarray, seed: int = 0) -> Projection:
+    """UMAP to 2-D (needs the optional extra: ``pip install twistfm[umap]``)."""
+    if not umap_available():
+        raise OptionError("UMAP needs the optional package: pip install 'twistfm[umap]'")
+    import umap as umap_lib
+
+    points = umap_lib.UMAP(n_components=2, random_state=seed).fit_transform(X)
+    return Projection("umap", np.asarray(points, dtype=np.float32), {"seed": seed})
+
+
+def neighbourhood_preservation(X: np.ndarray, points: np.ndarray, k: int = 10) -> float:
+    """Mean share of each point's k nearest neighbours in ``X`` that stay among its k nearest in 2-D."""
+    high = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X, return_distance=False)[:, 1:]
+    low = NearestNeighbors(n_neighbors=k + 1).fit(points).kneighbors(points, return_distance=False)[:, 1:]
+    kept = [len(np.intersect1d(a, b, assume_unique=True)) for a, b in zip(high, low, strict=True)]
+    return float(np.mean(kept) / k)

@@ -1,0 +1,66 @@
+"""Encoding: a trained network's inner layer, by name, as an (N x d) float32 feature table."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import OptionError
+from .models import layer_table
+
+__all__ = ["layer_names", "candidate_layers", "default_layer", "check_layer", "encode"]
+
+
+def layer_names(model: nn.Module) -> list[str]:
+    """Names of the model's top-level layers, input to output."""
+    return [name for name, _ in model.named_children()]
+
+
+def candidate_layers(model: nn.Module) -> list[str]:
+    """Layers worth encoding from: every layer from the first pooling on, except the output."""
+    names = layer_names(model)
+    first_pool = next((i for i, n in enumerate(names) if n.startswith("pool")), 0)
+    return [n for n in names[first_pool:] if n != "output"]
+
+
+def default_layer(model: nn.Module) -> str:
+    """The last hidden layer before the output (the layer the seeds would take)."""
+    names = [n for n in layer_names(model) if n != "output"]
+    return names[-1]
+
+
+def check_layer(model: nn.Module, layer: str) -> None:
+    """Raise OptionError naming the valid layers if ``layer`` is not one of them."""
+    names = layer_names(model)
+    if layer not in names:
+        raise OptionError(f"no layer {layer!r} in this model; valid layers: {', '.join(names)}")
+
+
+@torch.no_grad()
+def encode(model: nn.Module, images: np.ndarray, layer: str, batch_size: int = 500) -> np.ndarray:
+    """The output of ``layer`` for every image, flattened to (N, d) float32.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model from the registry (top-level layers have stable names).
+    images : ndarray of uint8, shape (N, 28, 28)
+    layer : str
+        A name from :func:`layer_names`.
+    batch_size : int, default=500
+        Images per forward pass; memory stays bounded by the output array.
+    """
+    check_layer(model, layer)
+    model.eval()
+    names = layer_names(model)
+    stop = names.index(layer) + 1
+    modules = [m for _, m in model.named_children()][:stop]
+    dim = int(np.prod([r.output_shape for r in layer_table(model) if r.name == layer][0]))
+    out = np.empty((len(images), dim), dtype=np.float32)
+    for start in range(0, len(images), batch_size):
+        x = torch.from_numpy(np.array(images[start:start + batch_size], dtype=np.float32)).unsqueeze(1).div_(255.0)
+        for module in modules:
+            x = module(x)
+        out[start:start + len(x)] = x.reshape(len(x), -1).numpy()
+    return out
