@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .analysis.cluster import ClusterResult, dbscan, kmeans
-from .analysis.decode import LabelDecoding, decode_labels, recover_classes
+from .analysis.decode import ClassRecovery, LabelDecoding, decode_labels, recover_classes
 from .analysis.layers import best_layer, score_layers
 from .analysis.metrics import match_to_labels
 from .analysis.neighbours import knn_accuracy, label_issues, nearest_neighbours
@@ -32,6 +32,8 @@ __all__ = ["AnalysisOptions", "dataset_for_run", "encode_run", "analyze_run", "d
            "reference_classifier", "layer_rows", "SPLITS"]
 
 SPLITS = ("test", "train", "all")
+#: Share of images that must match Fashion-MNIST exactly before unmatched ones are classified.
+MIN_MATCHED = 0.5
 
 
 @dataclass(frozen=True)
@@ -133,13 +135,21 @@ def reference_classifier(data_dir: str | None = None, seed: int = 0, epochs: int
 
 
 def decode_dataset(ds: Dataset, data_dir: str | None = None, seed: int = 0,
-                   log: Callable[[str], None] | None = say) -> LabelDecoding:
-    """Recover each image's original class and name every label of ``ds``."""
+                   log: Callable[[str], None] | None = say) -> tuple[LabelDecoding, ClassRecovery]:
+    """Recover each image's original class (train then test) and name every label of ``ds``.
+
+    Images that match no Fashion-MNIST image are classified by a reference classifier, but
+    only when at least ``MIN_MATCHED`` of the images do match: otherwise the images are not
+    Fashion-MNIST and their classes stay unknown (the decoding then names no class).
+    """
     recovery = recover_classes(ds, data_dir)
-    if (recovery.classes < 0).any():
+    unknown = recovery.classes < 0
+    if unknown.any() and 1 - unknown.mean() >= MIN_MATCHED:
         recovery = recover_classes(ds, data_dir, reference_classifier(data_dir, seed, log=log))
+    elif unknown.any() and log:
+        log(f"{unknown.sum():,} of {len(unknown):,} images match no Fashion-MNIST image; they are not decoded")
     labels = np.concatenate([ds.y_train, ds.y_test])
-    return decode_labels(labels, recovery.classes, recovery.counts())
+    return decode_labels(labels, recovery.classes, recovery.counts()), recovery
 
 
 def _groups_gallery(x, groups, other, other_name, group_name, n, rng, title):
@@ -200,9 +210,17 @@ def analyze_run(run: str | os.PathLike, options: AnalysisOptions = AnalysisOptio
     log = log or (lambda _line: None)
     summary: dict[str, Any] = {"model": record["name"], "options": options.__dict__.copy()}
 
-    # 1-2. Which layer encodes best.
+    # Check every option before any heavy work.
     if options.layer is not None:
         check_layer(model, options.layer)
+    if options.k is not None and not 1 <= options.k <= len(ds.x_test):
+        raise OptionError(f"--k {options.k}: k-means with k={options.k} needs 1 <= k <= number of points ({len(ds.x_test)})")
+    if options.min_samples < 1 or (options.eps is not None and options.eps <= 0) or options.perplexity <= 0:
+        raise OptionError("--min-samples must be >= 1, --eps and --perplexity positive")
+    if len(np.unique(ds.y_test)) < 2:
+        raise OptionError(f"the test split has only one label ({ds.y_test[0]}); clustering scores need at least 2")
+
+    # 1-2. Which layer encodes best.
     rows = score_layers(model, ds.x_train, ds.y_train, ds.x_test, ds.y_test, seed=options.seed,
                         train_sample=options.train_sample, log=log)
     write_csv_rows(run / "layers.csv", rows)
@@ -265,7 +283,8 @@ def analyze_run(run: str | os.PathLike, options: AnalysisOptions = AnalysisOptio
                 figures / "kmeans-means.png")
 
     # 6. Naming the labels.
-    decoding = decode_dataset(ds, config.get("data_dir"), options.seed, log)
+    decoding, recovery = decode_dataset(ds, config.get("data_dir"), options.seed, log)
+    _save_npy(run / "encoding" / "classes-test.npy", recovery.classes[len(ds.x_train):])
     save_figure(_decoding_figure(decoding), figures / "decoding.png")
     summary["decoding"] = {"meaning": decoding.as_json(), "lines": decoding.lines(), "table": decoding.table.tolist(),
                            "shares": {str(k): v for k, v in decoding.shares.items()}, "recovery": decoding.recovery}

@@ -197,6 +197,32 @@ def compare_cmd(
     out.print(f"comparison: {folder}")
 
 
+@app.command("run")
+def run_cmd(
+    preset: Annotated[str, typer.Option(help="quick (~10 min), seed (the seeds' runs) or best (highest accuracy).")] = "quick",
+    seed: Seed = 0,
+    epochs: Annotated[int | None, typer.Option(help="Override every model's epochs.")] = None,
+    n_train: Annotated[int | None, typer.Option(help="Use only the first N training images.")] = None,
+    n_test: Annotated[int | None, typer.Option(help="Use only the first N test images.")] = None,
+    csv_dir: CsvDir = None,
+    data_dir: DataDir = None,
+    runs: RunsRoot = Path("runs"),
+) -> None:
+    """The whole study: train and compare, encode the best layer, analyse, decode, write report.html."""
+    from .study import run_study
+
+    result = run_study(preset, str(csv_dir) if csv_dir else None, str(data_dir) if data_dir else None, runs, seed,
+                       epochs, n_train, n_test)
+    table = Table("model", "test accuracy", "test loss", "training s", "parameters")
+    for r in result.comparison:
+        table.add_row(r["model"], f"{r['test_acc']:.4f}", f"{r['test_loss']:.4f}", f"{r['training_seconds']:.0f}",
+                      f"{r['parameters']:,}")
+    out.print(table)
+    for line in result.lines:
+        out.print(line)
+    out.print(f"report: {result.report}")
+
+
 # ---------------------------------------------------------------- encoding and analysis
 
 Run = Annotated[Path, typer.Argument(help="A run directory written by 'twistfm train'.")]
@@ -260,7 +286,7 @@ def decode_cmd(
     from .analyze import decode_dataset
     from .data import CLASS_NAMES
 
-    decoding = decode_dataset(_dataset(csv_dir, data_dir), str(data_dir) if data_dir else None, seed)
+    decoding, _ = decode_dataset(_dataset(csv_dir, data_dir), str(data_dir) if data_dir else None, seed)
     if as_json:
         print(json.dumps(decoding.as_json()))
         return

@@ -100,17 +100,21 @@ def _markdown_table(rows: list[dict[str, Any]]) -> str:
 
 def compare_models(
     configs: dict[str, TrainConfig], dataset: Dataset, runs_root: str | Path = "runs",
-    log: Callable[[str], None] | None = say, name: str = "compare",
+    log: Callable[[str], None] | None = say, name: str = "compare", out: Path | None = None,
 ) -> tuple[Path, list[dict[str, Any]], dict[str, TrainResult]]:
     """Train several models and write a comparison table (Markdown + CSV) and figure.
 
-    Returns the comparison directory, the table rows and each model's result.
+    Model runs go inside the comparison directory (a new one under ``runs_root``, or
+    ``out`` when given). Returns that directory, the table rows and each model's result.
     """
     from .report.figures import comparison_figure, save_figure
 
     if not configs:
         raise OptionError("compare needs at least one model")
-    out = new_run_dir(name, runs_root)
+    if out is None:
+        out = new_run_dir(name, runs_root)
+    else:
+        out.mkdir(parents=True, exist_ok=False)
     write_json(out / "config.json", {"kind": "compare", "models": {k: c.to_json() for k, c in configs.items()}})
     rows, results = [], {}
     for label, config in configs.items():

@@ -67,5 +67,5 @@ def score_layers(model: nn.Module, x_train: np.ndarray, y_train: np.ndarray, x_t
 
 
 def best_layer(rows: list[dict]) -> str:
-    """The layer with the highest K-means NMI (ties: higher ARI)."""
-    return max(rows, key=lambda r: (r["kmeans_nmi"], r["kmeans_ari"]))["layer"]
+    """The layer with the highest K-means NMI (ties: higher ARI, then the later layer)."""
+    return max(reversed(rows), key=lambda r: (r["kmeans_nmi"], r["kmeans_ari"]))["layer"]
