@@ -22,7 +22,7 @@ from .analysis.project import Projection, neighbourhood_preservation, pca, tsne,
 from .atomic import write_json, write_text
 from .data import CLASS_NAMES, Dataset, load_dataset
 from .encode import check_layer, default_layer, encode
-from .errors import OptionError
+from .errors import DataError, OptionError
 from .models import layer_table
 from .progress import say
 from .runs import check_run, load_model, read_json, write_csv_rows
@@ -283,7 +283,13 @@ def analyze_run(run: str | os.PathLike, options: AnalysisOptions = AnalysisOptio
                 figures / "kmeans-means.png")
 
     # 6. Naming the labels.
-    decoding, recovery = decode_dataset(ds, config.get("data_dir"), options.seed, log)
+    try:
+        decoding, recovery = decode_dataset(ds, config.get("data_dir"), options.seed, log)
+    except DataError as exc:  # a user's CSV with no Fashion-MNIST archives to match against
+        log(f"labels not decoded: {exc}")
+        unknown = np.full(len(ds.y_train) + len(ds.y_test), -1)
+        decoding = decode_labels(np.concatenate([ds.y_train, ds.y_test]), unknown, {"no archives to match": len(unknown)})
+        recovery = ClassRecovery(unknown, np.full(len(unknown), "unknown"))
     _save_npy(run / "encoding" / "classes-test.npy", recovery.classes[len(ds.x_train):])
     save_figure(_decoding_figure(decoding), figures / "decoding.png")
     summary["decoding"] = {"meaning": decoding.as_json(), "lines": decoding.lines(), "table": decoding.table.tolist(),

@@ -160,7 +160,7 @@ def build_report(path: Path, info: StudyInfo) -> Path:
                      "test_inference_seconds", float("nan")), 3)} for r in info.comparison]
     sections.append(("runtimes", "Runtimes", _table(runtimes)))
     sections.append(("comparison", "Comparison", _table(info.comparison, str(best_acc.get("model")), "model")
-                     + _img(info.runs[info.analyzed].parent.parent / "figures" / "comparison.png",
+                     + _img(info.runs[info.analyzed].parent / "figures" / "comparison.png",
                             "Validation and test accuracy per epoch")))
     sections.append(("confusion", "Confusion matrices", "".join(
         _img(r / "figures/confusion.png", f"{label}: test confusion matrix") for label, r in info.runs.items())))
