@@ -29,9 +29,9 @@ CM1_FLOP_PER_IMAGE = 3 * 2 * 2.06e6  # training step = ~3x the forward multiply-
 RECIPES = {
     "cm1": TrainConfig("cm1", optimizer="adam", lr=1e-3, batch_size=10, epochs=10, val_split=0.2),
     "best": TrainConfig("tfm-net", optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="onecycle",
-                        batch_size=128, epochs=15, val_split=0.0, augment=True, label_smoothing=0.1),
+                        batch_size=128, epochs=16, val_split=0.0, augment=True, tta=True, label_smoothing=0.1),
     "stretch": TrainConfig("tfm-net", {"width": 48}, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4,
-                           schedule="onecycle", batch_size=128, epochs=40, val_split=0.0, augment=True,
+                           schedule="onecycle", batch_size=128, epochs=40, val_split=0.0, augment=True, tta=True,
                            label_smoothing=0.1),
 }
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .errors import OptionError, TwistfmError
+from .errors import Interrupted, OptionError, TwistfmError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
@@ -124,6 +124,7 @@ def train_cmd(
     epochs: Annotated[int, typer.Option(help="Epochs.")] = 10,
     val_split: Annotated[float, typer.Option(help="Last fraction of the training set held out for validation.")] = 0.2,
     augment: Annotated[bool, typer.Option(help="Random flips and shifts.")] = False,
+    tta: Annotated[bool, typer.Option(help="Evaluate on each image and its mirror (test-time augmentation).")] = False,
     label_smoothing: Annotated[float, typer.Option(help="Label smoothing.")] = 0.0,
     model_arg: Annotated[list[str] | None, typer.Option("--model-arg", help="Architecture argument NAME=VALUE.")] = None,
     seed: Seed = 0,
@@ -148,7 +149,7 @@ def train_cmd(
             raise OptionError("train needs a MODEL name (see 'twistfm models') or --resume RUN")
         config = TrainConfig(
             model, _parse_model_args(model_arg), optimizer, lr, momentum, weight_decay, schedule, batch_size,
-            epochs, val_split, augment, label_smoothing, seed, device, threads, n_train, n_test,
+            epochs, val_split, augment, tta, label_smoothing, seed, device, threads, n_train, n_test,
             str(csv_dir) if csv_dir else None, str(data_dir) if data_dir else None)
         config.check()
         result = train_model(config, _dataset(csv_dir, data_dir), runs_root=runs)
@@ -311,6 +312,9 @@ def main() -> None:
     """Console-script entry point: run the app, turning user errors into one line and exit 2."""
     try:
         code = app(standalone_mode=False)
+    except Interrupted as exc:
+        print(f"stopped: {exc}", file=sys.stderr)
+        sys.exit(130)
     except TwistfmError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TwistfmError", "DataError", "RunError", "OptionError"]
+__all__ = ["TwistfmError", "DataError", "RunError", "OptionError", "Interrupted"]
 
 
 class TwistfmError(Exception):
@@ -23,3 +23,7 @@ class RunError(TwistfmError):
 
 class OptionError(TwistfmError):
     """An option value is out of range or inconsistent with the data."""
+
+
+class Interrupted(TwistfmError):
+    """Training was stopped by Ctrl-C; the message says how to resume."""

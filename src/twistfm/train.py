@@ -24,7 +24,7 @@ from torch import nn
 from . import __version__
 from .atomic import write_json, write_text
 from .data import Dataset
-from .errors import OptionError, RunError
+from .errors import Interrupted, OptionError, RunError
 from .models import count_parameters, create_model, format_summary, model_info
 from .progress import is_interactive, say
 from .runs import RUN_VERSION, check_run, load_tensors, new_run_dir, read_json, save_model, save_tensors, write_csv_rows
@@ -60,6 +60,8 @@ class TrainConfig:
         ``validation_split`` takes it. 0 trains on everything.
     augment : bool, default=False
         Random horizontal flips and shifts of up to 2 pixels.
+    tta : bool, default=False
+        Test-time augmentation: evaluate on the mean logits of each image and its mirror.
     label_smoothing : float, default=0.0
     seed : int, default=0
     device : str, default="auto"
@@ -83,6 +85,7 @@ class TrainConfig:
     epochs: int = 10
     val_split: float = 0.2
     augment: bool = False
+    tta: bool = False
     label_smoothing: float = 0.0
     seed: int = 0
     device: str = "auto"
@@ -199,19 +202,28 @@ def _augment(x: torch.Tensor, gen: torch.Generator, shift: int = 2) -> torch.Ten
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Logits for every image of ``x`` (float32 NCHW), batched, in eval mode."""
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta: bool = False) -> torch.Tensor:
+    """Logits for every image of ``x`` (float32 NCHW), batched, in eval mode.
+
+    With ``tta``, the logits are the mean over each image and its horizontal mirror.
+    """
     model.eval()
     device = next(model.parameters()).device
-    out = [model(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].to(device)
+        logits = model(xb).float()
+        if tta:
+            logits = (logits + model(xb.flip(3)).float()) / 2
+        out.append(logits.cpu())
     return torch.cat(out) if out else torch.empty(0)
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, tta: bool = False) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on (x, y)."""
     if len(x) == 0:
         return float("nan"), float("nan")
-    logits = predict(model, x)
+    logits = predict(model, x, tta=tta)
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
@@ -277,9 +289,35 @@ def fit(
     _optimizer_to(optimizer, device)
 
     n_fit = len(data["x_fit"])
+    train_seconds = sum(h["epoch_time"] for h in history)
+    try:
+        train_seconds = _epochs(config, model, optimizer, data, history, run, device, channels_last, train_seconds, log)
+    except KeyboardInterrupt:
+        done = len(history)
+        if not done:
+            raise Interrupted(f"interrupted during epoch 1/{config.epochs}, before any checkpoint; start again") from None
+        raise Interrupted(f"interrupted during epoch {done + 1}/{config.epochs}; the checkpoint after epoch {done} "
+                          f"is saved: resume with 'twistfm train --resume {run}'") from None
+
+    metrics = _final_metrics(model, data, history, train_seconds, n_fit, config.tta)
+    metrics["parameters"] = count_parameters(model)
+    model.to(torch.device("cpu")).to(memory_format=torch.contiguous_format)
+    save_model(run, model, {
+        "name": config.model, "args": config.model_args, "num_classes": num_classes,
+        "label_values": dataset.label_values.tolist(),
+    })
+    write_csv_rows(run / "history.csv", history)
+    write_json(run / "metrics.json", metrics)
+    for name in ("checkpoint.safetensors", "checkpoint.json"):
+        (run / name).unlink(missing_ok=True)
+    return TrainResult(run, model, history, metrics)
+
+
+def _epochs(config, model, optimizer, data, history, run, device, channels_last, train_seconds, log) -> float:
+    """Run the remaining epochs, checkpointing after each; returns the total training seconds."""
+    n_fit = len(data["x_fit"])
     steps_per_epoch = math.ceil(n_fit / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    train_seconds = sum(h["epoch_time"] for h in history)
     for epoch in range(len(history), config.epochs):
         torch.manual_seed(_epoch_seed(config.seed, epoch))  # dropout draws
         gen = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch) + 1)
@@ -312,8 +350,8 @@ def fit(
         bar.close()
         epoch_time = time.perf_counter() - start
         train_seconds += epoch_time
-        val_loss, val_acc = evaluate(model, data["x_val"], data["y_val"])
-        test_loss, test_acc = evaluate(model, data["x_test"], data["y_test"])
+        val_loss, val_acc = evaluate(model, data["x_val"], data["y_val"], config.tta)
+        test_loss, test_acc = evaluate(model, data["x_test"], data["y_test"], config.tta)
         row = {
             "epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
             "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,
@@ -326,24 +364,12 @@ def fit(
                 f"epoch {epoch + 1}/{config.epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}  "
                 f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  test_acc {test_acc:.4f}  {epoch_time:.1f}s"
             )
-
-    metrics = _final_metrics(model, data, history, train_seconds, n_fit)
-    metrics["parameters"] = count_parameters(model)
-    model.to(torch.device("cpu")).to(memory_format=torch.contiguous_format)
-    save_model(run, model, {
-        "name": config.model, "args": config.model_args, "num_classes": num_classes,
-        "label_values": dataset.label_values.tolist(),
-    })
-    write_csv_rows(run / "history.csv", history)
-    write_json(run / "metrics.json", metrics)
-    for name in ("checkpoint.safetensors", "checkpoint.json"):
-        (run / name).unlink(missing_ok=True)
-    return TrainResult(run, model, history, metrics)
+    return train_seconds
 
 
-def _final_metrics(model, data, history, train_seconds, n_fit) -> dict[str, Any]:
+def _final_metrics(model, data, history, train_seconds, n_fit, tta) -> dict[str, Any]:
     start = time.perf_counter()
-    logits = predict(model, data["x_test"])
+    logits = predict(model, data["x_test"], tta=tta)
     infer = time.perf_counter() - start
     y = data["y_test"]
     pred = logits.argmax(1)

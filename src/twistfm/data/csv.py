@@ -177,7 +177,10 @@ def read_labels_csv(path: str | os.PathLike, n_expected: int | None = None) -> n
             if not cell:
                 raise DataError(f"{where}: empty cell; every row needs an integer label")
             raise DataError(f"{where}: {line.decode('utf-8', 'replace')!r} is not an integer label")
-        values[i] = int(cell)
+        value = int(cell)
+        if not -(2**62) < value < 2**62:
+            raise DataError(f"{path}: line {i + first}: label {value} is too large; use small integers")
+        values[i] = value
     if n_expected is not None and len(values) != n_expected:
         raise DataError(
             f"{path}: {len(values)} labels but the matching x file has {n_expected} images; "
