@@ -60,6 +60,17 @@ def _wait_for(path: Path, proc, timeout=300):
         time.sleep(0.05)
 
 
+def _train_until_first_checkpoint(csv: Path, runs: Path):
+    """Start training in a subprocess; return it and its run folder once a checkpoint exists."""
+    proc = _start([*TRAIN, "--csv-dir", str(csv), "--runs", str(runs)])
+    _wait_for(runs, proc)
+    run_dir = None
+    while run_dir is None:
+        run_dir = next(iter(runs.iterdir()), None)
+    _wait_for(run_dir / "checkpoint.json", proc)
+    return proc, run_dir
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, request):
     from conftest import synthetic_images, write_csv_dir
@@ -77,12 +88,7 @@ def uninterrupted(tmp_path_factory, request):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_sigkill_at_a_random_moment_then_resume(tmp_path, uninterrupted, seed):
     csv, reference = uninterrupted
-    proc = _start([*TRAIN, "--csv-dir", str(csv), "--runs", str(tmp_path)])
-    _wait_for(tmp_path, proc)
-    run_dir = None
-    while run_dir is None:
-        run_dir = next(iter(tmp_path.iterdir()), None)
-    _wait_for(run_dir / "checkpoint.json", proc)
+    proc, run_dir = _train_until_first_checkpoint(csv, tmp_path)
     time.sleep(random.Random(seed).uniform(0.0, 1.5))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -97,12 +103,7 @@ def test_sigkill_at_a_random_moment_then_resume(tmp_path, uninterrupted, seed):
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, uninterrupted):
     csv, reference = uninterrupted
-    proc = _start([*TRAIN, "--csv-dir", str(csv), "--runs", str(tmp_path)])
-    _wait_for(tmp_path, proc)
-    run_dir = None
-    while run_dir is None:
-        run_dir = next(iter(tmp_path.iterdir()), None)
-    _wait_for(run_dir / "checkpoint.json", proc)
+    proc, run_dir = _train_until_first_checkpoint(csv, tmp_path)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

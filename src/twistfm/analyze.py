@@ -21,7 +21,7 @@ from .analysis.neighbours import knn_accuracy, label_issues, nearest_neighbours
 from .analysis.project import Projection, neighbourhood_preservation, pca, tsne, umap
 from .atomic import write_json, write_text
 from .data import CLASS_NAMES, Dataset, load_dataset
-from .encode import check_layer, default_layer, encode
+from .encode import check_layer, default_layer, encode, encode_to_npy
 from .errors import DataError, OptionError
 from .models import layer_table
 from .progress import say
@@ -86,23 +86,23 @@ def _split_images(ds: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([ds.x_train, ds.x_test]), np.concatenate([ds.y_train, ds.y_test])
 
 
-def encode_run(run: str | os.PathLike, layer: str | None = None, split: str = "test") -> tuple[Path, np.ndarray]:
+def encode_run(run: str | os.PathLike, layer: str | None = None, split: str = "test") -> tuple[Path, tuple[int, int]]:
     """Encode a split of a run's data at ``layer`` (default: last hidden layer); save it in ``run/encoding``.
 
-    Writes ``encoding/<layer>-<split>.npy`` (float32, N x d) and ``encoding/labels-<split>.npy``.
+    Writes ``encoding/<layer>-<split>.npy`` (float32, N x d, streamed batch by batch so memory
+    stays bounded) and ``encoding/labels-<split>.npy``. Returns the path and the shape.
     """
     run = Path(run)
     model, _ = load_model(run)
     layer = layer or default_layer(model)
     check_layer(model, layer)
     x, y = _split_images(dataset_for_run(run), split)
-    X = encode(model, x, layer)
     folder = run / "encoding"
     folder.mkdir(exist_ok=True)
     path = folder / f"{layer}-{split}.npy"
-    _save_npy(path, X)
+    shape = encode_to_npy(model, x, layer, path)
     _save_npy(folder / f"labels-{split}.npy", y)
-    return path, X
+    return path, shape
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:

@@ -28,6 +28,8 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder with th
 CsvDir = Annotated[Path | None, typer.Option("--csv-dir", help="Folder with x_/y_ train/test CSV files.")]
 RunsRoot = Annotated[Path, typer.Option("--runs", help="Folder where run directories are created.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same machine, same numbers.")]
+NTrain = Annotated[int | None, typer.Option("--n-train", help="Use only the first N training images.")]
+NTest = Annotated[int | None, typer.Option("--n-test", help="Use only the first N test images.")]
 
 
 def _version(value: bool) -> None:
@@ -130,8 +132,8 @@ def train_cmd(
     seed: Seed = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
-    n_train: Annotated[int | None, typer.Option(help="Use only the first N training images.")] = None,
-    n_test: Annotated[int | None, typer.Option(help="Use only the first N test images.")] = None,
+    n_train: NTrain = None,
+    n_test: NTest = None,
     csv_dir: CsvDir = None,
     data_dir: DataDir = None,
     runs: RunsRoot = Path("runs"),
@@ -166,8 +168,8 @@ def compare_cmd(
     epochs: Annotated[int, typer.Option(help="Epochs (models given by name).")] = 5,
     batch_size: Annotated[int, typer.Option(help="Batch size (models given by name).")] = 32,
     seed: Seed = 0,
-    n_train: Annotated[int | None, typer.Option(help="Use only the first N training images.")] = None,
-    n_test: Annotated[int | None, typer.Option(help="Use only the first N test images.")] = None,
+    n_train: NTrain = None,
+    n_test: NTest = None,
     csv_dir: CsvDir = None,
     data_dir: DataDir = None,
     runs: RunsRoot = Path("runs"),
@@ -203,8 +205,8 @@ def run_cmd(
     preset: Annotated[str, typer.Option(help="quick (~10 min), seed (the seeds' runs) or best (highest accuracy).")] = "quick",
     seed: Seed = 0,
     epochs: Annotated[int | None, typer.Option(help="Override every model's epochs.")] = None,
-    n_train: Annotated[int | None, typer.Option(help="Use only the first N training images.")] = None,
-    n_test: Annotated[int | None, typer.Option(help="Use only the first N test images.")] = None,
+    n_train: NTrain = None,
+    n_test: NTest = None,
     csv_dir: CsvDir = None,
     data_dir: DataDir = None,
     runs: RunsRoot = Path("runs"),
@@ -251,8 +253,8 @@ def encode_cmd(
     """Save a split's encoding (N x d float32) and labels into RUN/encoding."""
     from .analyze import encode_run
 
-    path, X = encode_run(run, layer, split)
-    out.print(f"encoding {X.shape[0]} x {X.shape[1]} -> {path}")
+    path, (n, d) = encode_run(run, layer, split)
+    out.print(f"encoding {n} x {d} -> {path}")
 
 
 @app.command("analyze")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
 
+from .atomic import atomic_open
 from .errors import OptionError
 from .models import layer_table
 
-__all__ = ["layer_names", "candidate_layers", "default_layer", "check_layer", "encode"]
+__all__ = ["layer_names", "candidate_layers", "default_layer", "check_layer", "encode", "encode_batches",
+           "encode_to_npy", "layer_width"]
 
 
 def layer_names(model: nn.Module) -> list[str]:
@@ -37,7 +42,26 @@ def check_layer(model: nn.Module, layer: str) -> None:
         raise OptionError(f"no layer {layer!r} in this model; valid layers: {', '.join(names)}")
 
 
+def layer_width(model: nn.Module, layer: str) -> int:
+    """Number of features the layer's output has per image."""
+    check_layer(model, layer)
+    return int(np.prod([r.output_shape for r in layer_table(model) if r.name == layer][0]))
+
+
 @torch.no_grad()
+def encode_batches(model: nn.Module, images: np.ndarray, layer: str, batch_size: int = 500) -> Iterator[np.ndarray]:
+    """Yield the flattened output of ``layer`` for successive batches of ``images``."""
+    check_layer(model, layer)
+    model.eval()
+    stop = layer_names(model).index(layer) + 1
+    modules = [m for _, m in model.named_children()][:stop]
+    for start in range(0, len(images), batch_size):
+        x = torch.from_numpy(np.array(images[start:start + batch_size], dtype=np.float32)).unsqueeze(1).div_(255.0)
+        for module in modules:
+            x = module(x)
+        yield x.reshape(len(x), -1).numpy()
+
+
 def encode(model: nn.Module, images: np.ndarray, layer: str, batch_size: int = 500) -> np.ndarray:
     """The output of ``layer`` for every image, flattened to (N, d) float32.
 
@@ -51,16 +75,22 @@ def encode(model: nn.Module, images: np.ndarray, layer: str, batch_size: int = 5
     batch_size : int, default=500
         Images per forward pass; memory stays bounded by the output array.
     """
-    check_layer(model, layer)
-    model.eval()
-    names = layer_names(model)
-    stop = names.index(layer) + 1
-    modules = [m for _, m in model.named_children()][:stop]
-    dim = int(np.prod([r.output_shape for r in layer_table(model) if r.name == layer][0]))
-    out = np.empty((len(images), dim), dtype=np.float32)
-    for start in range(0, len(images), batch_size):
-        x = torch.from_numpy(np.array(images[start:start + batch_size], dtype=np.float32)).unsqueeze(1).div_(255.0)
-        for module in modules:
-            x = module(x)
-        out[start:start + len(x)] = x.reshape(len(x), -1).numpy()
+    out = np.empty((len(images), layer_width(model, layer)), dtype=np.float32)
+    start = 0
+    for batch in encode_batches(model, images, layer, batch_size):
+        out[start:start + len(batch)] = batch
+        start += len(batch)
     return out
+
+
+def encode_to_npy(model: nn.Module, images: np.ndarray, layer: str, path: Path, batch_size: int = 500) -> tuple[int, int]:
+    """Stream the encoding into a ``.npy`` file batch by batch (memory stays one batch wide).
+
+    Returns the (N, d) shape written. The file appears under ``path`` only when complete.
+    """
+    shape = (len(images), layer_width(model, layer))
+    with atomic_open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": shape})
+        for batch in encode_batches(model, images, layer, batch_size):
+            handle.write(np.ascontiguousarray(batch, dtype="<f4").tobytes())
+    return shape
