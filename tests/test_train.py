@@ -140,9 +140,9 @@ def test_cli_resume_of_a_copy(tmp_path, tiny_csv_dir):
 
 def test_cli_compare_writes_table_and_figure(tmp_path, tiny_csv_dir):
     result = run_cli("compare", "cm1", "model-a", "--epochs", "1", "--csv-dir", str(tiny_csv_dir),
-                     "--runs", str(tmp_path))
+                     "--runs", str(tmp_path / "runs"))
     assert result.returncode == 0, result.stderr
-    folder = next(tmp_path.iterdir())
+    folder = next((tmp_path / "runs").iterdir())
     table = (folder / "comparison.md").read_text()
     expected = count_parameters(create_model("model-a", num_classes=3))
     assert table.count("\n") == 4 and "| cm1 |" in table and f"| {expected} |" in table
