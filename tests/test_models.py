@@ -58,3 +58,15 @@ def test_cli_models_lists_counts():
 
 def test_cli_unknown_model_is_one_line():
     assert_one_line_error(run_cli("train", "nope"), "unknown model 'nope'", "cm1")
+
+
+@pytest.mark.parametrize("name", ["cm1", "model-a", "model-b", "leaky"])
+def test_seed_models_start_as_keras_does(name):
+    for module in create_model(name, 5).modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            fan_in = module.weight[0].numel()
+            fan_out = module.weight.shape[0] * module.weight[0, 0].numel() if module.weight.dim() == 4 else module.weight.shape[0]
+            bound = (6 / (fan_in + fan_out)) ** 0.5
+            assert module.weight.abs().max() <= bound + 1e-6
+            assert module.weight.abs().max() > 0.5 * bound
+            assert (module.bias == 0).all()
