@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-__all__ = ["is_interactive", "track", "say"]
+__all__ = ["is_interactive", "track", "say", "BatchBar"]
 
 T = TypeVar("T")
 
@@ -34,3 +34,25 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
 def say(message: str) -> None:
     """Print one status line to stderr (kept off stdout so JSON output stays clean)."""
     print(message, file=sys.stderr, flush=True)
+
+
+class BatchBar:
+    """A per-batch Rich progress bar on a terminal; nothing otherwise."""
+
+    def __init__(self, description: str, total: int) -> None:
+        self._progress = None
+        if is_interactive():
+            from rich.progress import Progress, TextColumn
+
+            self._progress = Progress(*Progress.get_default_columns(), TextColumn("{task.fields[info]}"),
+                                      transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(description, total=total, info="")
+
+    def advance(self, info: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1, info=info)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()

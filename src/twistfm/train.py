@@ -23,11 +23,12 @@ from torch import nn
 
 from . import __version__
 from .atomic import write_json, write_text
+from .checkpoint import load_checkpoint, optimizer_to, save_checkpoint
 from .data import Dataset
 from .errors import Interrupted, OptionError, RunError
 from .models import count_parameters, create_model, format_summary, model_info
-from .progress import is_interactive, say
-from .runs import RUN_VERSION, check_run, load_tensors, new_run_dir, read_json, save_model, save_tensors, write_csv_rows
+from .progress import BatchBar, say
+from .runs import RUN_VERSION, check_run, new_run_dir, save_model, write_csv_rows
 
 __all__ = ["TrainConfig", "TrainResult", "fit", "resume", "evaluate", "predict", "to_input",
            "select_device"]
@@ -282,11 +283,11 @@ def fit(
         write_json(run / "config.json", {"kind": "train", **config.to_json()})
         write_text(run / "summary.txt", format_summary(model, config.model) + "\n")
     else:
-        history = _load_checkpoint(run, model, optimizer)
+        history = load_checkpoint(run, model, optimizer)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    _optimizer_to(optimizer, device)
+    optimizer_to(optimizer, device)
 
     n_fit = len(data["x_fit"])
     train_seconds = sum(h["epoch_time"] for h in history)
@@ -326,7 +327,7 @@ def _epochs(config, model, optimizer, data, history, run, device, channels_last,
         start = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
         batches = range(steps_per_epoch)
-        bar = _Bar(f"epoch {epoch + 1}/{config.epochs}", steps_per_epoch)
+        bar = BatchBar(f"epoch {epoch + 1}/{config.epochs}", steps_per_epoch)
         for b in batches:
             step = epoch * steps_per_epoch + b
             for group in optimizer.param_groups:
@@ -358,7 +359,7 @@ def _epochs(config, model, optimizer, data, history, run, device, channels_last,
             "lr": optimizer.param_groups[0]["lr"], "epoch_time": epoch_time,
         }
         history.append(row)
-        _save_checkpoint(run, model, optimizer, history)
+        save_checkpoint(run, model, optimizer, history)
         if log is not None:
             log(
                 f"epoch {epoch + 1}/{config.epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}  "
@@ -391,46 +392,6 @@ def _final_metrics(model, data, history, train_seconds, n_fit, tta) -> dict[str,
     }
 
 
-def _optimizer_to(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
-    for state in optimizer.state.values():
-        for key, value in state.items():
-            if isinstance(value, torch.Tensor) and key != "step":
-                state[key] = value.to(device)
-
-
-def _save_checkpoint(run: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     history: list[dict[str, float]]) -> None:
-    """Weights and optimiser state in safetensors, history in JSON; both written atomically."""
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    opt = optimizer.state_dict()
-    for idx, state in opt["state"].items():
-        for key, value in state.items():
-            tensors[f"optim.{idx}.{key}"] = value if isinstance(value, torch.Tensor) else torch.tensor(value)
-    save_tensors(run / "checkpoint.safetensors", tensors)
-    write_json(run / "checkpoint.json", {"epochs_done": len(history), "history": history})
-
-
-def _load_checkpoint(run: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> list[dict[str, float]]:
-    meta = read_json(run / "checkpoint.json")
-    tensors = load_tensors(run / "checkpoint.safetensors")
-    history = meta.get("history")
-    if not isinstance(history, list) or meta.get("epochs_done") != len(history):
-        raise RunError(f"{run}/checkpoint.json: inconsistent checkpoint; start a new run")
-    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise RunError(f"{run}/checkpoint.safetensors: does not fit the model ({str(exc).splitlines()[0]})") from None
-    opt_state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, idx, name = key.split(".", 2)
-            opt_state.setdefault(int(idx), {})[name] = value
-    if opt_state:
-        optimizer.load_state_dict({"state": opt_state, "param_groups": optimizer.state_dict()["param_groups"]})
-    return history
-
-
 def resume(run: str | Path, dataset: Dataset, log: Callable[[str], None] | None = say) -> TrainResult:
     """Continue an interrupted training run from its last end-of-epoch checkpoint."""
     run = Path(run)
@@ -441,25 +402,3 @@ def resume(run: str | Path, dataset: Dataset, log: Callable[[str], None] | None 
     if not (run / "checkpoint.json").is_file():
         raise RunError(f"{run}: no checkpoint (interrupted before the first epoch ended); start a new run")
     return fit(config, dataset, run=run, log=log)
-
-
-class _Bar:
-    """A per-batch Rich progress bar on a terminal; nothing otherwise."""
-
-    def __init__(self, description: str, total: int) -> None:
-        self._progress = None
-        if is_interactive():
-            from rich.progress import Progress, TextColumn
-
-            self._progress = Progress(*Progress.get_default_columns(), TextColumn("{task.fields[info]}"),
-                                      transient=True)
-            self._progress.start()
-            self._task = self._progress.add_task(description, total=total, info="")
-
-    def advance(self, info: str) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, advance=1, info=info)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
