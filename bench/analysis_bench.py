@@ -19,18 +19,19 @@ import time
 import torch
 from sklearn.manifold import TSNE
 
-from twistfm.analysis.layers import best_layer, score_layers
+from twistfm.analysis.layers import score_layers
 from twistfm.analysis.project import neighbourhood_preservation, tsne
 from twistfm.data import load_dataset
 from twistfm.encode import encode
-from twistfm.train import TrainConfig, fit
+from twistfm.recipes import recipe
+from twistfm.runs import RunDir
+from twistfm.train import fit
 
 
 def main() -> None:
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}")
     ds = load_dataset()
-    config = TrainConfig("model-a", optimizer="adam", lr=1e-3, batch_size=32, epochs=5)
-    result = fit(config, ds, runs_root="runs/bench", log=None)
+    result = fit(recipe("seed-model-a"), ds, RunDir.create("model-a", "runs/bench"), log=None)
     print(f"model-a: test accuracy {result.metrics['test_acc']:.4f} after {result.metrics['training_seconds']:.0f}s")
     X = encode(result.model, ds.x_test, "dense2")
 
@@ -44,17 +45,15 @@ def main() -> None:
           f"{neighbourhood_preservation(X, ours.points):.4f}; scikit-learn {t_sk:.1f}s, "
           f"neighbourhood preservation {neighbourhood_preservation(X, theirs):.4f}; speed-up {t_sk / t_ours:.1f}x")
 
-    rows = score_layers(result.model, ds.x_train, ds.y_train, ds.x_test, ds.y_test, seed=0)
-    best = best_layer(rows)
+    scores = score_layers(result.model, ds.x_train, ds.y_train, ds.x_test, ds.y_test, seed=0)
     print(f"{'layer':<10}{'width':>7}{'dims':>6}{'NMI':>8}{'ARI':>8}{'5-NN':>8}{'silh.':>8}")
-    for r in rows:
-        mark = " <- best" if r["layer"] == best else (" <- seed 002's choice" if r["layer"] == "dense2" else "")
-        print(f"{r['layer']:<10}{r['width']:>7}{r['dims']:>6}{r['kmeans_nmi']:>8.3f}{r['kmeans_ari']:>8.3f}"
-              f"{r['knn5_acc']:>8.3f}{r['silhouette']:>8.3f}{mark}")
-    b = next(r for r in rows if r["layer"] == best)
-    s = next(r for r in rows if r["layer"] == "dense2")
-    print(f"K-means on the best layer ({best}): NMI {b['kmeans_nmi']:.3f}, ARI {b['kmeans_ari']:.3f}; "
-          f"on the seed's choice (dense2): NMI {s['kmeans_nmi']:.3f}, ARI {s['kmeans_ari']:.3f}")
+    for r in scores.rows:
+        mark = " <- best" if r.layer == scores.best else (" <- seed 002's choice" if r.layer == "dense2" else "")
+        print(f"{r.layer:<10}{r.width:>7}{r.dims:>6}{r.kmeans_nmi:>8.3f}{r.kmeans_ari:>8.3f}"
+              f"{r.knn_acc:>8.3f}{r.silhouette or float('nan'):>8.3f}{mark}")
+    b, s = scores.row(scores.best), scores.row("dense2")
+    print(f"K-means on the best layer ({b.layer}): NMI {b.kmeans_nmi:.3f}, ARI {b.kmeans_ari:.3f}; "
+          f"on the seed's choice (dense2): NMI {s.kmeans_nmi:.3f}, ARI {s.kmeans_ari:.3f}")
 
 
 if __name__ == "__main__":

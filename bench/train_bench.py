@@ -21,19 +21,14 @@ from pathlib import Path
 import torch
 
 from twistfm.data import load_dataset
+from twistfm.recipes import recipe
+from twistfm.runs import RunDir
 from twistfm.train import TrainConfig, fit
 
 RUNS = Path(os.environ.get("TWISTFM_BENCH_RUNS", "runs/bench"))
 CM1_FLOP_PER_IMAGE = 3 * 2 * 2.06e6  # training step = ~3x the forward multiply-adds, 2 FLOP each
 
-RECIPES = {
-    "cm1": TrainConfig("cm1", optimizer="adam", lr=1e-3, batch_size=10, epochs=10, val_split=0.2),
-    "best": TrainConfig("tfm-net", optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="onecycle",
-                        batch_size=128, epochs=16, val_split=0.0, augment=True, tta=True, label_smoothing=0.1),
-    "stretch": TrainConfig("tfm-net", {"width": 48}, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4,
-                           schedule="onecycle", batch_size=128, epochs=40, val_split=0.0, augment=True, tta=True,
-                           label_smoothing=0.1),
-}
+RECIPES = {"cm1": "seed-cm1-adam", "best": "best", "stretch": "stretch"}
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
@@ -50,8 +45,8 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
 def cm1_throughput(batch_size: int = 64, steps: int = 200) -> float:
     """cm1 training images/s at ``batch_size``, through twistfm's own training step."""
     ds = load_dataset().subset(batch_size * steps, 100)
-    config = TrainConfig("cm1", optimizer="adam", batch_size=batch_size, epochs=1, val_split=0.0)
-    result = fit(config, ds, runs_root=RUNS, log=None)
+    config = TrainConfig(model="cm1", optimizer="adam", batch_size=batch_size, epochs=1, val_split=0.0)
+    result = fit(config, ds, RunDir.create("cm1-throughput", RUNS), log=None)
     return result.metrics["train_images_per_second"]
 
 
@@ -68,9 +63,10 @@ def main(parts: list[str]) -> None:
             print(f"throughput: matmul {gflops:.1f} GFLOPS; cm1 batch 64: {ips:.0f} images/s = "
                   f"{achieved:.1f} GFLOPS = {achieved / gflops:.1%} of the matmul limit")
             continue
-        config = RECIPES[part]
+        config = recipe(RECIPES[part])
         start = time.perf_counter()
-        result = fit(config, dataset, runs_root=RUNS, log=lambda line, part=part: print(f"  [{part}] {line}", flush=True))
+        result = fit(config, dataset, RunDir.create(config.model, RUNS),
+                     log=lambda line, part=part: print(f"  [{part}] {line}", flush=True))
         wall = time.perf_counter() - start
         m = result.metrics
         print(f"{part}: model {config.model} {config.model_args or ''} test accuracy {m['test_acc']:.4f} "

@@ -29,11 +29,22 @@ def synthetic_images(n: int, num_labels: int, seed: int = 0) -> tuple[np.ndarray
     return x, y
 
 
+def make_dataset(x_train, y_train, x_test, y_test, class_train=None, class_test=None) -> Dataset:
+    """A Dataset from arrays, as a user's CSV folder would give (classes only when passed)."""
+    return Dataset(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, class_train=class_train,
+                   class_test=class_test, source="synthetic")
+
+
+def split_dataset(x, y, n_train: int) -> Dataset:
+    """The first ``n_train`` images for training, the rest for testing."""
+    return make_dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+
 @pytest.fixture
 def tiny_dataset() -> Dataset:
     x_train, y_train = synthetic_images(600, 3, seed=1)
     x_test, y_test = synthetic_images(200, 3, seed=2)
-    return Dataset(x_train, y_train, x_test, y_test, None, None, source="synthetic")
+    return make_dataset(x_train, y_train, x_test, y_test)
 
 
 def write_csv_dir(folder: Path, dataset: Dataset) -> Path:

@@ -7,16 +7,20 @@ import json
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, needs_real_data, run_cli, write_csv_dir
+from conftest import assert_one_line_error, make_dataset, needs_real_data, run_cli, write_csv_dir
+from twistfm.analysis import AnalysisConfig
 from twistfm.analysis.cluster import dbscan, kmeans, knee_eps
 from twistfm.analysis.decode import decode_labels, match_pixels, recover_classes
+from twistfm.analysis.layers import LayerScore, best_layer, score_layers
 from twistfm.analysis.metrics import cluster_scores, match_to_labels, purity
-from twistfm.analysis.neighbours import knn_accuracy, label_issues, nearest_neighbours
+from twistfm.analysis.neighbours import ambiguous_images, knn_accuracy, nearest_neighbours
 from twistfm.analysis.project import neighbourhood_preservation, pca, tsne
-from twistfm.data import CLASS_NAMES, Dataset, load_fashion_mnist
+from twistfm.data import CLASS_NAMES, load_fashion_mnist, load_original
 from twistfm.encode import candidate_layers, default_layer, encode
 from twistfm.errors import OptionError
 from twistfm.models import create_model
+from twistfm.pipeline import load_analysis
+from twistfm.runs import RunDir
 from twistfm.train import TrainConfig, fit
 
 
@@ -46,8 +50,17 @@ def test_cluster_scores_on_separable_blobs():
     assert km.table.sum() == len(y)
     db = dbscan(X, y, min_samples=4)
     assert db.params["eps"] > 0 and db.scores["n_clusters"] >= 1
-    with pytest.raises(OptionError, match="k=400"):
-        kmeans(X, y, k=400)
+    assert db.matched == {str(c): i for c, i in match_to_labels(db.labels_, y).items()}
+
+
+@pytest.mark.parametrize("kw, fragment", [
+    ({"k": 400}, "--k 400"), ({"k": 0}, "--k 0"), ({"eps": float("nan")}, "--eps"), ({"eps": -1.0}, "--eps"),
+    ({"min_samples": 0}, "--min-samples"), ({"min_samples": 100000}, "--min-samples"),
+    ({"perplexity": float("inf")}, "--perplexity"), ({"seed": -1}, "--seed"),
+])
+def test_analysis_options_are_checked_once_at_the_entry(kw, fragment):
+    with pytest.raises(OptionError, match=fragment):
+        AnalysisConfig(**kw).check(300)
 
 
 def test_scores_and_matching_by_hand():
@@ -74,16 +87,20 @@ def test_projections():
     assert neighbourhood_preservation(X, t.points) > 0.3
 
 
-def test_neighbours_and_label_issues():
+def test_neighbours_and_ambiguous_images():
     X, y = _blobs(300)
     assert knn_accuracy(X[:200], y[:200], X[200:], y[200:]) == 1.0
     flipped = y.copy()
     flipped[:5] = (y[:5] + 1) % 3
-    issues = label_issues(X, flipped, k=10)
-    assert set(range(5)) <= set(issues.index[:5].tolist())
-    assert (issues.majority[:5] == y[issues.index[:5]]).all()
-    nb = nearest_neighbours(X, np.array([0, 1]), k=4)
-    assert nb.shape == (2, 4) and 0 not in nb[0]
+    ambiguous = ambiguous_images(X, flipped, k=10)
+    assert set(range(5)) <= set(ambiguous.index[:5].tolist())
+    assert (ambiguous.majority[:5] == y[ambiguous.index[:5]]).all()
+    nb, dist = nearest_neighbours(X, np.array([0, 1]), k=4)
+    assert nb.shape == (2, 4) and 0 not in nb[0] and 1 not in nb[1]
+    assert (np.diff(dist, axis=1) >= 0).all()
+    twins = np.concatenate([X[:1], X[:1], X[1:20]])  # an exact duplicate is a neighbour, never the query itself
+    nb, dist = nearest_neighbours(twins, np.array([0]), k=3)
+    assert nb[0, 0] == 1 and dist[0, 0] == 0 and 0 not in nb[0]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -108,7 +125,7 @@ def test_decode_noisy_labels_use_the_majority():
     labels[:30] = 1  # 30% of T-shirts mislabelled: still mostly label 0
     decoding = decode_labels(labels, classes)
     assert "T-shirt/top" in decoding.as_json()["0"]
-    assert decoding.shares[0]["T-shirt/top"] == pytest.approx(0.7)
+    assert decoding.labels[0].shares["T-shirt/top"] == pytest.approx(0.7)
 
 
 def test_match_pixels():
@@ -123,8 +140,8 @@ def test_recover_classes_by_pixel_match_and_reference_classifier():
     x, c, _ = load_fashion_mnist("test")
     x_new = x[:50].copy()
     x_new[:3] = 255 - x_new[:3]  # not in Fashion-MNIST: needs the reference classifier
-    ds = Dataset(x_new[:40], c[:40] % 2, x_new[40:], c[40:50] % 2, None, None, "s")
-    recovery = recover_classes(ds, reference_classifier=lambda images: np.full(len(images), 9))
+    ds = make_dataset(x_new[:40], c[:40] % 2, x_new[40:], c[40:50] % 2)
+    recovery = recover_classes(ds, load_original(), reference_classifier=lambda images: np.full(len(images), 9))
     assert recovery.counts() == {"pixel match": 47, "predicted": 3}
     assert (recovery.classes[3:] == c[3:50]).all() and (recovery.classes[:3] == 9).all()
 
@@ -139,7 +156,7 @@ def test_cli_decode_json_random_groupings(tmp_path, seed):
     x_tr, c_tr, _ = load_fashion_mnist("train")
     x_te, c_te, _ = load_fashion_mnist("test")
     pick_tr, pick_te = rng.choice(60000, 1500, replace=False), rng.choice(10000, 500, replace=False)
-    ds = Dataset(x_tr[pick_tr], grouping[c_tr[pick_tr]], x_te[pick_te], grouping[c_te[pick_te]], None, None, "s")
+    ds = make_dataset(x_tr[pick_tr], grouping[c_tr[pick_tr]], x_te[pick_te], grouping[c_te[pick_te]])
     folder = write_csv_dir(tmp_path / "csv", ds)
     result = run_cli("decode", "--csv-dir", str(folder), "--json")
     assert result.returncode == 0, result.stderr
@@ -164,25 +181,37 @@ def test_cli_layers_encode_analyze(tmp_path, tiny_csv_dir):
     assert_one_line_error(run_cli("analyze", str(run), "--k", "5000"), "k=5000")
     result = run_cli("analyze", str(run), "--eps", "3.0")
     assert result.returncode == 0, result.stderr
-    summary = json.loads((run / "analysis.json").read_text())
-    assert summary["best_layer"] in [r["layer"] for r in summary["layers"]]
-    assert summary["clustering"]["dbscan"]["params"]["eps"] == 3.0
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert "kmeans_nmi" in metrics["analysis"] and "test_acc" in metrics
+    summary = json.loads((run / "analysis" / "analysis.json").read_text())
+    assert summary["layers"]["best"] in [r["layer"] for r in summary["layers"]["rows"]]
+    assert summary["clusterings"]["dbscan"]["params"]["eps"] == 3.0
+    analysis = load_analysis(run)
+    assert analysis.clusterings["dbscan"].params["eps"] == 3.0 and analysis.labels.shape == (200,)
+    assert analysis.projections["tsne"].points.shape == (200, 2)
     for fig in ("pca-by-label", "pca-by-kmeans", "pca-by-dbscan", "tsne-by-label", "tsne-by-kmeans", "gallery-labels",
-                "gallery-kmeans", "kmeans-means", "retrieval"):
-        assert (run / "figures" / f"{fig}.png").stat().st_size > 2000, fig
-    for table in ("layers.csv", "kmeans-contingency.csv", "dbscan-contingency.csv", "label-issues.csv"):
-        assert (run / table).is_file()
+                "gallery-kmeans", "kmeans-means", "retrieval", "decoding"):
+        assert (run / "analysis" / "figures" / f"{fig}.png").stat().st_size > 2000, fig
+    for table in ("layers.csv", "kmeans-contingency.csv", "dbscan-contingency.csv", "ambiguous.csv", "decoding.txt"):
+        assert (run / "analysis" / table).is_file()
 
 
-def test_layer_choice_prefers_a_separating_layer(tiny_dataset, tmp_path):
-    from twistfm.analysis.layers import best_layer, score_layers
+def _row(layer, nmi, ari):
+    return LayerScore(layer=layer, width=8, dims=8, kmeans_ari=ari, kmeans_nmi=nmi, knn_acc=0.5, silhouette=None)
 
-    model = fit(TrainConfig("model-a", epochs=3, lr=2e-3), tiny_dataset, runs_root=tmp_path, log=None).model
-    rows = score_layers(model, tiny_dataset.x_train, tiny_dataset.y_train, tiny_dataset.x_test, tiny_dataset.y_test,
-                        train_sample=300)
-    assert [r["layer"] for r in rows] == ["pool1", "flatten", "dense1", "dense2"]
-    assert rows[0]["dims"] == 64  # 5408-wide pool1 is scored on 64 principal components
-    assert best_layer(rows) in {"dense1", "dense2", "flatten", "pool1"}
-    assert all(0 <= r["knn5_acc"] <= 1 for r in rows)
+
+def test_best_layer_is_the_highest_nmi_then_ari_then_the_later():
+    assert best_layer([_row("a", 0.2, 0.1), _row("b", 0.9, 0.1), _row("c", 0.5, 0.9)]) == "b"
+    assert best_layer([_row("a", 0.9, 0.3), _row("b", 0.9, 0.2)]) == "a"
+    assert best_layer([_row("a", 0.9, 0.3), _row("b", 0.9, 0.3)]) == "b"
+
+
+def test_layer_scores_on_a_trained_model(tiny_dataset, tmp_path):
+    model = fit(TrainConfig(model="model-a", epochs=3, lr=2e-3), tiny_dataset, RunDir.create("a", tmp_path),
+                log=None).model
+    scores = score_layers(model, tiny_dataset.x_train, tiny_dataset.y_train, tiny_dataset.x_test, tiny_dataset.y_test,
+                          train_sample=300)
+    assert [r.layer for r in scores.rows] == ["pool1", "flatten", "dense1", "dense2"]
+    assert scores.rows[0].dims == 64 and scores.rows[0].width == 5408  # scored on 64 principal components
+    assert scores.rows[3].dims == 32
+    assert scores.best == best_layer(scores.rows)
+    # The trained dense layers separate the three labels of this easy data almost perfectly.
+    assert scores.row("dense2").knn_acc > 0.9 and scores.row("dense2").kmeans_nmi > 0.5

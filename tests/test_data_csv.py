@@ -7,8 +7,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, needs_real_data, run_cli, synthetic_images, write_csv_dir
-from twistfm.data import Dataset, load_dataset, read_csv_dir, read_images_csv, read_labels_csv
+from conftest import assert_one_line_error, make_dataset, needs_real_data, run_cli, synthetic_images, write_csv_dir
+from twistfm.data import load_dataset, read_csv_dir, read_images_csv, read_labels_csv
 from twistfm.data.csv import export_csv, write_images_csv
 from twistfm.errors import DataError
 
@@ -48,7 +48,7 @@ def test_labels_header_detected_by_row_count(tmp_path):
 
 def test_any_label_set_is_accepted(tmp_path):
     x, y = synthetic_images(40, 7)
-    ds = Dataset(x, y * 10 + 3, x[:10], y[:10] * 10 + 3, None, None, "synthetic")
+    ds = make_dataset(x, y * 10 + 3, x[:10], y[:10] * 10 + 3)
     folder = write_csv_dir(tmp_path / "d", ds)
     back = read_csv_dir(folder)
     assert back.num_labels == 7
@@ -101,7 +101,7 @@ def test_malformed_labels(tmp_path):
 def test_missing_file_and_single_label(tmp_path, tiny_dataset):
     with pytest.raises(DataError, match="file not found"):
         read_images_csv(tmp_path / "nope.csv")
-    ds = Dataset(tiny_dataset.x_train, np.zeros(600, int), tiny_dataset.x_test, tiny_dataset.y_test, None, None, "s")
+    ds = make_dataset(tiny_dataset.x_train, np.zeros(600, int), tiny_dataset.x_test, tiny_dataset.y_test)
     folder = write_csv_dir(tmp_path / "one", ds)
     with pytest.raises(DataError, match="only 1 distinct label"):
         read_csv_dir(folder)
@@ -156,7 +156,7 @@ def test_export_reproduces_seed_files_and_reads_back(tmp_path):
 
 def test_export_library_writes_classes(tmp_path):
     x, y = synthetic_images(30, 4)
-    ds = Dataset(x, y, x, y, y + 1, y + 1, "s")
+    ds = make_dataset(x, y, x, y, y + 1, y + 1)
     paths = export_csv(ds, tmp_path)
     assert {p.name for p in paths} == {"x_train.csv", "y_train.csv", "class_train.csv", "x_test.csv",
                                        "y_test.csv", "class_test.csv"}

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,17 +22,17 @@ from conftest import assert_one_line_error, run_cli
 from twistfm.atomic import atomic_open
 from twistfm.data import read_images_csv, read_labels_csv
 from twistfm.errors import TwistfmError
-from twistfm.runs import new_run_dir
+from twistfm.runs import RunDir
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "twistfm"
 TRAIN = ["train", "tfm-small", "--epochs", "4", "--augment", "--schedule", "onecycle", "--optimizer", "sgd",
          "--lr", "0.05", "--momentum", "0.9", "--batch-size", "32", "--seed", "7"]
 
 
-def _history(run: Path) -> list[dict]:
+def _history(run: Path) -> list[list[str]]:
     rows = (run / "history.csv").read_text().splitlines()
     head = rows[0].split(",")
-    keep = [i for i, h in enumerate(head) if h != "epoch_time"]
+    keep = [i for i, h in enumerate(head) if h not in ("epoch_time", "eval_time")]
     return [[r.split(",")[i] for i in keep] for r in rows]
 
 
@@ -46,69 +44,72 @@ def _assert_same_run(a: Path, b: Path) -> None:
     assert _history(a) == _history(b)
 
 
-def _start(args, cwd=None):
-    exe = Path(sys.executable).with_name("twistfm")
-    return subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "CI": "1"}, cwd=cwd)
+# Trains like TRAIN through the library and sends itself SIGNAL at one program point: after
+# batch STEP of epoch EPOCH ("step"), or right after epoch EPOCH's checkpoint ("epoch").
+_AT_A_POINT = """
+import os, signal, sys
+from twistfm import pipeline
+from twistfm.cli import run_guarded
+from twistfm.data import DataSpec
+from twistfm.train import TrainConfig
+
+csv, runs, kind, epoch, step, sig = sys.argv[1:]
+config = TrainConfig(model="tfm-small", epochs=4, augment=True, schedule="onecycle", optimizer="sgd", lr=0.05,
+                     momentum=0.9, batch_size=32, seed=7)
+
+def at_point(event):
+    if event.kind == kind and event.epoch == int(epoch) and event.step == int(step):
+        os.kill(os.getpid(), getattr(signal, sig))
+
+sys.exit(run_guarded(lambda: pipeline.train(config, DataSpec(csv_dir=csv), runs_root=runs, callbacks=[at_point])))
+"""
 
 
-def _wait_for(path: Path, proc, timeout=300):
-    end = time.time() + timeout
-    while not path.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.time() < end, "timed out"
-        time.sleep(0.05)
-
-
-def _train_until_first_checkpoint(csv: Path, runs: Path):
-    """Start training in a subprocess; return it and its run folder once a checkpoint exists."""
-    proc = _start([*TRAIN, "--csv-dir", str(csv), "--runs", str(runs)])
-    _wait_for(runs, proc)
-    run_dir = None
-    while run_dir is None:
-        run_dir = next(iter(runs.iterdir()), None)
-    _wait_for(run_dir / "checkpoint.json", proc)
-    return proc, run_dir
+def _interrupt_at(csv: Path, runs: Path, kind: str, epoch: int, step: int, sig: str) -> subprocess.CompletedProcess:
+    """Run a training that signals itself at a program point; every wait has a timeout."""
+    return subprocess.run([sys.executable, "-c", _AT_A_POINT, str(csv), str(runs), kind, str(epoch), str(step), sig],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "CI": "1"})
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory, request):
-    from conftest import synthetic_images, write_csv_dir
-    from twistfm.data import Dataset
+def uninterrupted(tmp_path_factory):
+    from conftest import split_dataset, synthetic_images, write_csv_dir
 
     tmp = tmp_path_factory.mktemp("reference")
     x, y = synthetic_images(900, 3, seed=4)
-    csv = write_csv_dir(tmp / "csv", Dataset(x[:700], y[:700], x[700:], y[700:], None, None, "s"))
+    csv = write_csv_dir(tmp / "csv", split_dataset(x, y, 700))
     result = run_cli(*TRAIN, "--csv-dir", str(csv), "--runs", str(tmp / "runs"))
     assert result.returncode == 0, result.stderr
     return csv, next((tmp / "runs").iterdir())
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2])
-def test_sigkill_at_a_random_moment_then_resume(tmp_path, uninterrupted, seed):
+@pytest.mark.parametrize("kind, epoch, step", [("step", 2, 3), ("epoch", 2, 18), ("step", 4, 18)])
+def test_sigkill_at_a_program_point_then_resume(tmp_path, uninterrupted, kind, epoch, step):
     csv, reference = uninterrupted
-    proc, run_dir = _train_until_first_checkpoint(csv, tmp_path)
-    time.sleep(random.Random(seed).uniform(0.0, 1.5))
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (run_dir / "model.safetensors").exists(), "the kill came too late to test anything"
+    result = _interrupt_at(csv, tmp_path, kind, epoch, step, "SIGKILL")
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    (run_dir,) = tmp_path.iterdir()
+    assert not (run_dir / "model.safetensors").exists()
+    done = epoch if kind == "epoch" else epoch - 1
+    assert json.loads((run_dir / "checkpoint.json").read_text())["epochs_done"] == done
+    assert len(_history(run_dir)) == done + 1, "history.csv holds the epochs done so far"
     for path in run_dir.glob("*.json"):
         json.loads(path.read_text())  # no half-written file under a final name
-    result = run_cli("train", "--resume", str(run_dir))
-    assert result.returncode == 0, result.stderr
+    resumed = run_cli("train", "--resume", str(run_dir))
+    assert resumed.returncode == 0, resumed.stderr
     _assert_same_run(reference, run_dir)
 
 
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, uninterrupted):
     csv, reference = uninterrupted
-    proc, run_dir = _train_until_first_checkpoint(csv, tmp_path)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err
-    assert f"twistfm train --resume {run_dir}" in err
+    result = _interrupt_at(csv, tmp_path, "step", 2, 5, "SIGINT")
+    (run_dir,) = tmp_path.iterdir()
+    assert result.returncode == 130, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith(("error", "stopped", "Traceback"))]
+    assert lines == [f"stopped: interrupted during epoch 2/4; the checkpoint after epoch 1 is saved: resume with "
+                     f"'twistfm train --resume {run_dir}'"]
     assert (run_dir / "checkpoint.safetensors").is_file()
     assert run_cli("train", "--resume", str(run_dir)).returncode == 0
     _assert_same_run(reference, run_dir)
@@ -125,19 +126,40 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]
 
 
-def test_concurrent_runs_never_share_a_directory(tmp_path):
+def test_concurrent_runs_never_share_a_folder(tmp_path):
     with ThreadPoolExecutor(8) as pool:
-        dirs = list(pool.map(lambda _: new_run_dir("same", tmp_path), range(32)))
+        dirs = list(pool.map(lambda _: RunDir.create("same", tmp_path, stamp="20260101-000000").path, range(32)))
     assert len(set(dirs)) == 32
 
 
-def test_two_processes_started_together_get_two_runs(tmp_path, tiny_csv_dir):
-    procs = [_start(["train", "cm1", "--epochs", "1", "--csv-dir", str(tiny_csv_dir), "--runs", str(tmp_path / "r")])
-             for _ in range(2)]
+# Waits for the file GO (so both processes reach the same point), then creates a run folder
+# with the same time stamp as the other process and prints it.
+_CREATE = """
+import sys, time
+from pathlib import Path
+from twistfm.runs import RunDir
+go, root = Path(sys.argv[1]), sys.argv[2]
+deadline = time.monotonic() + 60
+while not go.exists():
+    if time.monotonic() > deadline:
+        sys.exit("timed out waiting for the start signal")
+    time.sleep(0.01)
+print(RunDir.create("same", root, stamp="20260101-000000").path)
+"""
+
+
+def test_two_processes_racing_for_one_name_get_two_folders(tmp_path):
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", _CREATE, str(go), str(tmp_path / "r")], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    go.touch()
+    paths = []
     for proc in procs:
-        out, err = proc.communicate(timeout=300)
+        out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    assert len(list((tmp_path / "r").iterdir())) == 2
+        paths.append(out.strip())
+    assert len(set(paths)) == 2
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["20260101-000000-same", "20260101-000000-same-2"]
 
 
 def test_nothing_is_ever_unpickled():
@@ -161,7 +183,7 @@ def test_corrupt_or_missing_weights_and_bad_runs(tmp_path, tiny_csv_dir):
     weights.write_bytes(good)
     (run / "model.json").write_text("{not json")
     assert_one_line_error(run_cli("encode", str(run)), "model.json", "not valid JSON")
-    assert_one_line_error(run_cli("layers", str(tmp_path / "nowhere")), "run directory not found")
+    assert_one_line_error(run_cli("layers", str(tmp_path / "nowhere")), "run folder not found")
     assert_one_line_error(run_cli("analyze", str(tiny_csv_dir)), "not a twistfm run")
 
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REAL_DATA, run_cli, synthetic_images, write_csv_dir
-from twistfm.data import Dataset
+from conftest import REAL_DATA, run_cli, split_dataset, synthetic_images, write_csv_dir
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -45,7 +44,7 @@ def report(tmp_path_factory) -> Path:
     args = ["run", "--epochs", "1", "--n-train", "3000", "--runs", str(tmp / "runs")]
     if not REAL_DATA:
         x, y = synthetic_images(3000 + N_TEST, 4, seed=9)
-        ds = Dataset(x[:3000], y[:3000], x[3000:], y[3000:], None, None, "synthetic")
+        ds = split_dataset(x, y, 3000)
         args += ["--csv-dir", str(write_csv_dir(tmp / "csv", ds))]
     result = run_cli(*args, timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]

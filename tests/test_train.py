@@ -1,4 +1,4 @@
-"""Training: loss goes down, determinism, resume equals uninterrupted, artifacts, the CLI."""
+"""Training: loss goes down, determinism, callbacks, resume equals uninterrupted, artifacts, the CLI."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
-from conftest import assert_one_line_error, run_cli, synthetic_images, write_csv_dir
-from twistfm.data import Dataset
+from conftest import assert_one_line_error, make_dataset, run_cli, synthetic_images, write_csv_dir
+from twistfm import pipeline
+from twistfm.data import DataSpec
 from twistfm.errors import OptionError, RunError
-from twistfm.models import count_parameters, create_model
-from twistfm.runs import load_model, read_history
-from twistfm.train import TrainConfig, fit, resume
+from twistfm.models import count_parameters, create_model, to_input
+from twistfm.runs import HISTORY_FIELDS, RunDir
+from twistfm.train import Splits, TrainConfig, fit
 
-TIMING = {"epoch_time"}
+TIMING = {"epoch_time", "eval_time"}
 
 
 def _config(**kw):
@@ -24,16 +25,25 @@ def _config(**kw):
     return TrainConfig(**{**base, **kw})
 
 
+def _fit(tmp_path, config, dataset, name="run", **kw):
+    return fit(config, dataset, RunDir.create(name, tmp_path), log=None, **kw)
+
+
 def _same_history(a, b):
     assert len(a) == len(b)
     for ra, rb in zip(a, b, strict=True):
         for key in ra:
             if key not in TIMING:
-                assert ra[key] == pytest.approx(rb[key], abs=0, rel=0) or (np.isnan(ra[key]) and np.isnan(rb[key])), key
+                assert ra[key] == rb[key] or (np.isnan(ra[key]) and np.isnan(rb[key])), key
 
 
-def test_loss_goes_down_and_artifacts(tmp_path, tiny_dataset):
-    result = fit(_config(epochs=3), tiny_dataset, runs_root=tmp_path, log=None)
+def _same_weights(a, b):
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb and (va == vb).all(), ka
+
+
+def test_loss_goes_down_and_artifacts(tmp_path, tiny_csv_dir):
+    result = pipeline.train(_config(epochs=3), DataSpec(csv_dir=str(tiny_csv_dir)), runs_root=tmp_path, log=None)
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < losses[0]
     assert result.metrics["test_acc"] > 0.6
@@ -42,79 +52,100 @@ def test_loss_goes_down_and_artifacts(tmp_path, tiny_dataset):
         assert (run / name).is_file(), name
     assert not (run / "checkpoint.json").exists()
     config = json.loads((run / "config.json").read_text())
-    assert config["seed"] == 3 and config["twistfm_run_version"] == 1
-    model, record = load_model(run)
-    assert record["num_classes"] == 3
+    assert config["train"]["seed"] == 3 and config["twistfm_run_version"] == 2
+    assert config["data"]["csv_dir"] == str(tiny_csv_dir.resolve()) and config["data"]["n_train"] == 600
+    assert len(config["data"]["fingerprint"]) == 64
+    model, record = run.load_model()
+    assert record.num_classes == 3
     assert set(load_file(str(run / "model.safetensors"))) == set(model.state_dict())
-    assert [h["epoch"] for h in read_history(run)] == [1, 2, 3]
+    assert [h["epoch"] for h in run.history()] == [1, 2, 3]
+    assert (run / "history.csv").read_text().splitlines()[0] == ",".join(HISTORY_FIELDS)
     metrics = json.loads((run / "metrics.json").read_text())
-    assert np.array(metrics["confusion"]).sum() == len(tiny_dataset.y_test)
-    for key in ("training_seconds", "test_inference_seconds", "train_images_per_second", "test_loss"):
-        assert key in metrics
+    assert np.array(metrics["confusion"]).sum() == 200
+    for key in ("training_seconds", "evaluation_seconds", "test_inference_seconds", "train_images_per_second"):
+        assert metrics[key] > 0, key
+    for fig in ("loss", "accuracy", "confusion"):
+        assert run.figure(fig).stat().st_size > 1000
 
 
 def test_same_seed_same_history_and_weights(tmp_path, tiny_dataset):
     config = _config(model="tfm-small", augment=True, schedule="onecycle", epochs=2)
-    a = fit(config, tiny_dataset, runs_root=tmp_path / "a", log=None)
-    b = fit(config, tiny_dataset, runs_root=tmp_path / "b", log=None)
+    a = _fit(tmp_path, config, tiny_dataset, "a")
+    b = _fit(tmp_path, config, tiny_dataset, "b")
     _same_history(a.history, b.history)
-    for (ka, va), (kb, vb) in zip(a.model.state_dict().items(), b.model.state_dict().items(), strict=True):
-        assert ka == kb and (va == vb).all(), ka
-    c = fit(TrainConfig(**{**config.__dict__, "seed": 4}), tiny_dataset, runs_root=tmp_path / "c", log=None)
+    _same_weights(a.model, b.model)
+    c = _fit(tmp_path, _config(model="tfm-small", augment=True, schedule="onecycle", epochs=2, seed=4), tiny_dataset, "c")
     assert c.history[-1]["train_loss"] != a.history[-1]["train_loss"]
 
 
-def test_resume_equals_uninterrupted(tmp_path, tiny_dataset):
+def test_callbacks_see_every_step_and_epoch_and_may_stop(tmp_path, tiny_dataset):
+    events = []
+
+    def watch(event):
+        events.append((event.kind, event.epoch, event.step))
+        return event.kind == "epoch" and event.epoch == 2
+
+    result = _fit(tmp_path, _config(epochs=4, batch_size=100), tiny_dataset, callbacks=[watch])
+    steps = 5  # 480 fit images in batches of 100
+    assert events == [*[("step", 1, s) for s in range(1, steps + 1)], ("epoch", 1, steps),
+                      *[("step", 2, s) for s in range(1, steps + 1)], ("epoch", 2, steps)]
+    assert result.metrics["epochs"] == 2 and result.metrics["stopped_early"] is True
+    assert result.run.has_model and not result.run.has_checkpoint
+
+
+def test_resume_after_an_interruption_at_a_program_point_equals_uninterrupted(tmp_path, tiny_dataset):
     config = _config(model="tfm-small", optimizer="sgd", momentum=0.9, lr=0.05, augment=True,
                      schedule="onecycle", epochs=3)
-    full = fit(config, tiny_dataset, runs_root=tmp_path / "full", log=None)
-    # Interrupt after epoch 1: stop the loop by raising from the log callback.
+    full = _fit(tmp_path, config, tiny_dataset, "full")
+
     class Stop(Exception):
         pass
 
-    def stop_after_first(line):
-        if line.startswith("epoch 1/"):
+    def stop_in_epoch_2(event):
+        if event.kind == "step" and event.epoch == 2 and event.step == 4:
             raise Stop
 
+    run = RunDir.create("cut", tmp_path)
     with pytest.raises(Stop):
-        fit(config, tiny_dataset, runs_root=tmp_path / "cut", log=stop_after_first)
-    run = next((tmp_path / "cut").iterdir())
-    assert (run / "checkpoint.json").is_file() and not (run / "model.safetensors").exists()
-    resumed = resume(run, tiny_dataset, log=None)
+        fit(config, tiny_dataset, run, callbacks=[stop_in_epoch_2], log=None)
+    assert run.has_checkpoint and not run.has_model
+    assert [h["epoch"] for h in run.history()] == [1], "history.csv shows the epochs done so far"
+    resumed = fit(config, tiny_dataset, run, resume=True, log=None)
     _same_history(full.history, resumed.history)
-    for (k, va), vb in zip(full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
-        assert (va == vb).all(), k
+    _same_weights(full.model, resumed.model)
 
 
-def test_validation_split_is_the_last_part(tmp_path):
-    x, y = synthetic_images(100, 2)
-    y[80:] = 1  # the last 20% all label 1: validation accuracy is then the share predicted 1
-    ds = Dataset(x, y, x[:10], y[:10], None, None, "s")
-    result = fit(_config(epochs=1), ds, runs_root=tmp_path, log=None)
-    assert result.history[0]["val_acc"] in {i / 20 for i in range(21)}
+def test_validation_split_is_the_last_part(tiny_dataset):
+    splits = Splits.from_dataset(tiny_dataset, 0.2)
+    assert len(splits.x_fit) == 480 and len(splits.x_val) == 120
+    assert (splits.x_val == to_input(tiny_dataset.x_train[480:])).all()
+    assert (splits.x_fit == to_input(tiny_dataset.x_train[:480])).all()
+    assert (splits.y_val.numpy() == tiny_dataset.label_index(tiny_dataset.y_train[480:])).all()
+    assert len(Splits.from_dataset(tiny_dataset, 0.0).x_val) == 0
 
 
 @pytest.mark.parametrize("kw, fragment", [
     ({"epochs": 0}, "--epochs"), ({"lr": -1}, "--lr"), ({"val_split": 1.0}, "--val-split"),
     ({"optimizer": "rmsprop"}, "--optimizer"), ({"schedule": "step"}, "--schedule"),
-    ({"batch_size": 0}, "--batch-size"),
+    ({"batch_size": 0}, "--batch-size"), ({"lr": float("inf")}, "--lr"), ({"weight_decay": float("nan")}, "--weight-decay"),
+    ({"seed": 2**64}, "--seed"), ({"seed": -1}, "--seed"),
 ])
 def test_bad_options(kw, fragment):
     with pytest.raises(OptionError, match=fragment):
         _config(**kw).check()
 
 
-def test_resume_refuses_finished_or_foreign_runs(tmp_path, tiny_dataset):
-    result = fit(_config(epochs=1), tiny_dataset, runs_root=tmp_path, log=None)
+def test_resume_refuses_finished_or_foreign_runs(tmp_path, tiny_csv_dir):
+    result = pipeline.train(_config(epochs=1), DataSpec(csv_dir=str(tiny_csv_dir)), runs_root=tmp_path, log=None)
     with pytest.raises(RunError, match="already finished"):
-        resume(result.run, tiny_dataset)
+        pipeline.resume(result.run.path)
     with pytest.raises(RunError, match="not a twistfm run"):
-        resume(tmp_path, tiny_dataset)
+        pipeline.resume(tmp_path)
 
 
 def test_cli_train_on_a_csv_dataset_with_seven_labels(tmp_path):
     x, y = synthetic_images(700, 7, seed=5)
-    ds = Dataset(x[:500], y[:500] + 10, x[500:], y[500:] + 10, None, None, "s")
+    ds = make_dataset(x[:500], y[:500] + 10, x[500:], y[500:] + 10)
     folder = write_csv_dir(tmp_path / "csv", ds)
     result = run_cli("train", "model-a", "--csv-dir", str(folder), "--epochs", "2", "--runs", str(tmp_path / "runs"))
     assert result.returncode == 0, result.stderr

@@ -1,21 +1,23 @@
-"""The command line: a thin Typer layer over the library. Each command is one library call.
+"""The command line: a thin Typer layer over :mod:`twistfm.pipeline`. Each command is one library call.
 
-A user error (``TwistfmError``, a bad option) prints one line and exits with code 2.
+A user error (any :class:`~twistfm.errors.TwistfmError`, a bad option) prints one line and
+exits with its code: 2, or 130 for an interruption.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .errors import Interrupted, OptionError, TwistfmError
+from .errors import OptionError, TwistfmError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
@@ -26,10 +28,11 @@ out = Console(highlight=False, soft_wrap=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder with the four Fashion-MNIST *-ubyte.gz archives.")]
 CsvDir = Annotated[Path | None, typer.Option("--csv-dir", help="Folder with x_/y_ train/test CSV files.")]
-RunsRoot = Annotated[Path, typer.Option("--runs", help="Folder where run directories are created.")]
+RunsRoot = Annotated[Path, typer.Option("--runs", help="Folder where run folders are created.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same machine, same numbers.")]
 NTrain = Annotated[int | None, typer.Option("--n-train", help="Use only the first N training images.")]
 NTest = Annotated[int | None, typer.Option("--n-test", help="Use only the first N test images.")]
+Run = Annotated[Path, typer.Argument(help="A run folder written by 'twistfm train'.")]
 
 
 def _version(value: bool) -> None:
@@ -44,10 +47,12 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """twistfm: decode a mystery label."""
 
 
-def _dataset(csv_dir: Path | None, data_dir: Path | None):
-    from .data import load_dataset
+def _spec(csv_dir: Path | None = None, data_dir: Path | None = None, n_train: int | None = None,
+          n_test: int | None = None):
+    from .data import DataSpec
 
-    return load_dataset(csv_dir=csv_dir, data_dir=data_dir)
+    return DataSpec(csv_dir=str(csv_dir) if csv_dir else None, data_dir=str(data_dir) if data_dir else None,
+                    n_train=n_train, n_test=n_test)
 
 
 # ---------------------------------------------------------------- data
@@ -55,23 +60,18 @@ def _dataset(csv_dir: Path | None, data_dir: Path | None):
 
 @data_app.command("info")
 def data_info(data_dir: DataDir = None, csv_dir: CsvDir = None) -> None:
-    """Where the data comes from, split sizes, label counts and the mystery mapping."""
-    import numpy as np
-
+    """Where the data comes from, split sizes, label counts and the classes behind each label."""
     from .data import CLASS_NAMES, MYSTERY_OF_CLASS
+    from .pipeline import data_info as info
 
-    ds = _dataset(csv_dir, data_dir)
-    out.print(f"source: {ds.source}")
+    dataset, rows = info(_spec(csv_dir, data_dir))
+    out.print(f"source: {dataset.source}")
     table = Table("label", "train", "test", "classes behind it (train)")
-    for value in ds.label_values:
-        classes = ""
-        if ds.class_train is not None:
-            ids = np.unique(ds.class_train[ds.y_train == value])
-            classes = ", ".join(CLASS_NAMES[c] for c in ids)
-        table.add_row(str(value), str(int((ds.y_train == value).sum())), str(int((ds.y_test == value).sum())), classes)
-    table.add_row("total", str(len(ds.y_train)), str(len(ds.y_test)), "", style="bold")
+    for row in rows:
+        table.add_row(str(row.label), str(row.train), str(row.test), ", ".join(row.classes))
+    table.add_row("total", str(len(dataset.y_train)), str(len(dataset.y_test)), "", style="bold")
     out.print(table)
-    if ds.class_train is not None:
+    if dataset.has_classes:
         out.print("mapping (class -> mystery label): " + "; ".join(
             f"{name} -> {MYSTERY_OF_CLASS[c]}" for c, name in enumerate(CLASS_NAMES)))
 
@@ -80,9 +80,9 @@ def data_info(data_dir: DataDir = None, csv_dir: CsvDir = None) -> None:
 def data_export(out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the CSV files into.")],
                 data_dir: DataDir = None) -> None:
     """Write the twisted data as the seeds' CSV files (byte for byte), plus the original classes."""
-    from .data import export_csv
+    from .pipeline import export_data
 
-    for path in export_csv(_dataset(None, data_dir), out_dir):
+    for path in export_data(out_dir, str(data_dir) if data_dir else None):
         out.print(f"{path}  {path.stat().st_size:,} bytes")
 
 
@@ -100,8 +100,8 @@ def models_cmd() -> None:
     out.print(table)
 
 
-def _parse_model_args(values: list[str] | None) -> dict:
-    args = {}
+def _parse_model_args(values: list[str] | None) -> dict[str, Any]:
+    args: dict[str, Any] = {}
     for item in values or []:
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -116,21 +116,23 @@ def _parse_model_args(values: list[str] | None) -> dict:
 @app.command("train")
 def train_cmd(
     model: Annotated[str | None, typer.Argument(help="Model name (see 'twistfm models').")] = None,
-    resume: Annotated[Path | None, typer.Option("--resume", help="Continue an interrupted run directory.")] = None,
-    optimizer: Annotated[str, typer.Option(help="sgd, adam or adamw.")] = "adam",
-    lr: Annotated[float, typer.Option(help="Learning rate (peak for onecycle).")] = 1e-3,
-    momentum: Annotated[float, typer.Option(help="SGD momentum.")] = 0.0,
-    weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = 0.0,
-    schedule: Annotated[str, typer.Option(help="constant, onecycle or cosine.")] = "constant",
-    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 32,
-    epochs: Annotated[int, typer.Option(help="Epochs.")] = 10,
-    val_split: Annotated[float, typer.Option(help="Last fraction of the training set held out for validation.")] = 0.2,
-    augment: Annotated[bool, typer.Option(help="Random flips and shifts.")] = False,
-    tta: Annotated[bool, typer.Option(help="Evaluate on each image and its mirror (test-time augmentation).")] = False,
-    label_smoothing: Annotated[float, typer.Option(help="Label smoothing.")] = 0.0,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue an interrupted run folder.")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="sgd, adam or adamw [default: adam].")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate, the peak for onecycle [default: 0.001].")] = None,
+    momentum: Annotated[float | None, typer.Option(help="SGD momentum [default: 0].")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="Weight decay [default: 0].")] = None,
+    schedule: Annotated[str | None, typer.Option(help="constant, onecycle or cosine [default: constant].")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size [default: 32].")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs [default: 10].")] = None,
+    val_split: Annotated[float | None, typer.Option(
+        help="Last fraction of the training images held out for validation [default: 0.2].")] = None,
+    augment: Annotated[bool | None, typer.Option(help="Random flips and shifts [default: off].")] = None,
+    tta: Annotated[bool | None, typer.Option(
+        help="Evaluate on each image and its mirror (test-time augmentation) [default: off].")] = None,
+    label_smoothing: Annotated[float | None, typer.Option(help="Label smoothing [default: 0].")] = None,
     model_arg: Annotated[list[str] | None, typer.Option("--model-arg", help="Architecture argument NAME=VALUE.")] = None,
-    seed: Seed = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    seed: Annotated[int | None, typer.Option(help="Random seed: same seed, same machine, same numbers [default: 0].")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda [default: auto].")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
     n_train: NTrain = None,
     n_test: NTest = None,
@@ -138,27 +140,41 @@ def train_cmd(
     data_dir: DataDir = None,
     runs: RunsRoot = Path("runs"),
 ) -> None:
-    """Train one model; writes a run directory with weights, history, metrics and figures."""
-    from .pipeline import resume_model, train_model
-    from .runs import check_run
+    """Train one model; writes a run folder with weights, history, metrics and figures."""
+    from . import pipeline
     from .train import TrainConfig
 
+    given = {k: v for k, v in dict(
+        optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
+        batch_size=batch_size, epochs=epochs, val_split=val_split, augment=augment, tta=tta,
+        label_smoothing=label_smoothing, seed=seed, device=device, threads=threads).items() if v is not None}
+    if model_arg:
+        given["model_args"] = _parse_model_args(model_arg)
+    data_given = [o for o, v in (("--n-train", n_train), ("--n-test", n_test), ("--csv-dir", csv_dir),
+                                 ("--data-dir", data_dir)) if v is not None]
     if resume is not None:
-        config = check_run(resume, need_model=False)
-        result = resume_model(resume, _dataset(config.get("csv_dir"), config.get("data_dir")))
+        if model is not None or given or data_given:
+            named = ["MODEL"] * (model is not None) + [f"--{k.replace('_', '-')}" for k in given] + data_given
+            raise OptionError(f"--resume takes no other training options (got {', '.join(named)}): the run's "
+                              "config.json decides them; start a new run to change them")
+        result = pipeline.resume(resume)
     else:
         if model is None:
             raise OptionError("train needs a MODEL name (see 'twistfm models') or --resume RUN")
-        config = TrainConfig(
-            model, _parse_model_args(model_arg), optimizer, lr, momentum, weight_decay, schedule, batch_size,
-            epochs, val_split, augment, tta, label_smoothing, seed, device, threads, n_train, n_test,
-            str(csv_dir) if csv_dir else None, str(data_dir) if data_dir else None)
-        config.check()
-        result = train_model(config, _dataset(csv_dir, data_dir), runs_root=runs)
+        result = pipeline.train(TrainConfig(model=model, **given), _spec(csv_dir, data_dir, n_train, n_test),
+                                runs_root=runs)
     m = result.metrics
     out.print(f"test accuracy {m['test_acc']:.4f}  test loss {m['test_loss']:.4f}  "
               f"training {m['training_seconds']:.1f}s  ({m['train_images_per_second']:.0f} images/s)")
     out.print(f"run: {result.run}")
+
+
+def _print_rows(rows: list[dict[str, Any]], columns: dict[str, Callable[[Any], str]] | None = None) -> None:
+    columns = columns or {k: str for k in rows[0]}
+    table = Table(*columns)
+    for r in rows:
+        table.add_row(*[fmt(r[k]) for k, fmt in columns.items()])
+    out.print(table)
 
 
 @app.command("compare")
@@ -175,34 +191,24 @@ def compare_cmd(
     runs: RunsRoot = Path("runs"),
 ) -> None:
     """Train several models and write a comparison table (Markdown, CSV) and figure."""
-    from dataclasses import replace
-
-    from .pipeline import COMPARE_PRESETS, compare_models, with_data_source
+    from . import pipeline
     from .train import TrainConfig
 
     if preset is not None:
-        if preset not in COMPARE_PRESETS:
-            raise OptionError(f"--preset {preset!r}: choose one of {', '.join(COMPARE_PRESETS)}")
-        configs = {k: replace(c, seed=seed) for k, c in COMPARE_PRESETS[preset].items()}
+        configs = pipeline.compare_preset(preset, seed)
     elif models:
-        configs = {m: TrainConfig(m, epochs=epochs, batch_size=batch_size, seed=seed) for m in models}
+        configs = {m: TrainConfig(model=m, epochs=epochs, batch_size=batch_size, seed=seed) for m in models}
     else:
         raise OptionError("compare needs model names or --preset seed")
-    configs = {k: with_data_source(c, str(csv_dir) if csv_dir else None, str(data_dir) if data_dir else None,
-                                   n_train, n_test) for k, c in configs.items()}
-    for c in configs.values():
-        c.check()
-    folder, rows, _ = compare_models(configs, _dataset(csv_dir, data_dir), runs_root=runs)
-    table = Table(*rows[0].keys())
-    for r in rows:
-        table.add_row(*map(str, r.values()))
-    out.print(table)
-    out.print(f"comparison: {folder}")
+    comparison = pipeline.compare(configs, _spec(csv_dir, data_dir, n_train, n_test), runs_root=runs)
+    _print_rows(comparison.rows)
+    out.print(f"comparison: {comparison.folder}")
 
 
 @app.command("run")
 def run_cmd(
-    preset: Annotated[str, typer.Option(help="quick (~10 min), seed (the seeds' runs) or best (highest accuracy).")] = "quick",
+    preset: Annotated[str, typer.Option(help="quick (a few minutes), seed (the seeds' runs) or best (highest accuracy).")]
+    = "quick",
     seed: Seed = 0,
     epochs: Annotated[int | None, typer.Option(help="Override every model's epochs.")] = None,
     n_train: NTrain = None,
@@ -212,35 +218,28 @@ def run_cmd(
     runs: RunsRoot = Path("runs"),
 ) -> None:
     """The whole study: train and compare, encode the best layer, analyse, decode, write report.html."""
-    from .study import run_study
+    from .pipeline import run_study
 
-    result = run_study(preset, str(csv_dir) if csv_dir else None, str(data_dir) if data_dir else None, runs, seed,
-                       epochs, n_train, n_test)
-    table = Table("model", "test accuracy", "test loss", "training s", "parameters")
-    for r in result.comparison:
-        table.add_row(r["model"], f"{r['test_acc']:.4f}", f"{r['test_loss']:.4f}", f"{r['training_seconds']:.0f}",
-                      f"{r['parameters']:,}")
-    out.print(table)
-    for line in result.lines:
+    result = run_study(preset, _spec(csv_dir, data_dir, n_train, n_test), seed=seed, epochs=epochs, runs_root=runs)
+    _print_rows(result.comparison, {"model": str, "test_acc": "{:.4f}".format, "test_loss": "{:.4f}".format,
+                                    "training_seconds": "{:.0f}".format, "parameters": "{:,}".format})
+    for line in result.analysis.decoding.lines():
         out.print(line)
     out.print(f"report: {result.report}")
 
 
 # ---------------------------------------------------------------- encoding and analysis
 
-Run = Annotated[Path, typer.Argument(help="A run directory written by 'twistfm train'.")]
-
 
 @app.command("layers")
 def layers_cmd(run: Run) -> None:
     """List a trained model's layers with output shapes (the names 'encode --layer' takes)."""
-    from .analyze import layer_rows
-    from .runs import load_model
+    from .pipeline import run_layers
 
-    model, record = load_model(run)
-    table = Table("layer", "type", "output shape", "parameters", title=record["name"])
-    for row in layer_rows(model):
-        table.add_row(row["layer"], row["type"], str(row["output_shape"]), f"{row['parameters']:,}")
+    record, rows = run_layers(run)
+    table = Table("layer", "type", "output shape", "parameters", title=record.name)
+    for row in rows:
+        table.add_row(row.name, row.kind, str(row.output_shape), f"{row.params:,}")
     out.print(table)
 
 
@@ -251,7 +250,7 @@ def encode_cmd(
     split: Annotated[str, typer.Option(help="test, train or all.")] = "test",
 ) -> None:
     """Save a split's encoding (N x d float32) and labels into RUN/encoding."""
-    from .analyze import encode_run
+    from .pipeline import encode_run
 
     path, (n, d) = encode_run(run, layer, split)
     out.print(f"encoding {n} x {d} -> {path}")
@@ -268,12 +267,14 @@ def analyze_cmd(
     umap: Annotated[bool, typer.Option("--umap", help="Also project with UMAP (needs twistfm[umap]).")] = False,
     seed: Seed = 0,
 ) -> None:
-    """Layer choice, encoding, PCA, t-SNE, K-means, DBSCAN, galleries, decoding and label issues."""
-    from .analyze import AnalysisOptions, analyze_run
+    """Layer choice, encoding, PCA, t-SNE, K-means, DBSCAN, galleries, decoding and ambiguous images."""
+    from .analysis import AnalysisConfig
+    from .pipeline import analyse_run
 
-    summary = analyze_run(run, AnalysisOptions(layer, k, eps, min_samples, perplexity, umap, seed))
-    out.print(f"encoded from {summary['layer']} (best layer: {summary['best_layer']})")
-    for line in summary["decoding"]["lines"]:
+    analysis, _ = analyse_run(run, AnalysisConfig(layer=layer, k=k, eps=eps, min_samples=min_samples,
+                                                  perplexity=perplexity, use_umap=umap, seed=seed))
+    out.print(f"encoded from {analysis.layer} (best layer: {analysis.layers.best})")
+    for line in analysis.decoding.lines():
         out.print(line)
     out.print(f"run: {run}")
 
@@ -286,10 +287,10 @@ def decode_cmd(
     seed: Seed = 0,
 ) -> None:
     """Name each label by the original Fashion-MNIST classes behind it."""
-    from .analyze import decode_dataset
     from .data import CLASS_NAMES
+    from .pipeline import decode
 
-    decoding, _ = decode_dataset(_dataset(csv_dir, data_dir), str(data_dir) if data_dir else None, seed)
+    decoding = decode(_spec(csv_dir, data_dir), seed)
     if as_json:
         print(json.dumps(decoding.as_json()))
         return
@@ -302,7 +303,31 @@ def decode_cmd(
         out.print(line)
 
 
-def _usage_error_line(exc: Exception) -> str:
+# ---------------------------------------------------------------- errors
+
+
+def run_guarded(command: Callable[[], Any]) -> int:
+    """Run ``command``; turn user errors into one line on stderr and return the exit code.
+
+    ``TwistfmError`` -> its own code (2, or 130 for an interruption); Typer's usage errors
+    -> 2; Ctrl-C -> 130. Bugs still raise.
+    """
+    try:
+        code = command()
+    except TwistfmError as exc:
+        prefix = "stopped" if exc.exit_code == 130 else "error"
+        print(f"{prefix}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except typer.TyperException as exc:  # Click's usage and parameter errors
+        print(_usage_error_line(exc), file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, typer.Abort):
+        print("stopped: interrupted; nothing was left half-written", file=sys.stderr)
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+def _usage_error_line(exc: typer.TyperException) -> str:
     ctx = getattr(exc, "ctx", None)
     if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
         return ctx.get_help()
@@ -311,28 +336,8 @@ def _usage_error_line(exc: Exception) -> str:
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning user errors into one line and exit 2."""
-    try:
-        code = app(standalone_mode=False)
-    except Interrupted as exc:
-        print(f"stopped: {exc}", file=sys.stderr)
-        sys.exit(130)
-    except TwistfmError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    except Exception as exc:
-        # Click's usage and parameter errors (Typer bundles its own Click, so match by interface).
-        if hasattr(exc, "format_message") and getattr(exc, "exit_code", None) in (1, 2):
-            print(_usage_error_line(exc), file=sys.stderr)
-            sys.exit(2)
-        if type(exc).__name__ == "Abort":
-            print("interrupted", file=sys.stderr)
-            sys.exit(130)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)
+    """Console-script entry point: run the app, turning user errors into one line and an exit code."""
+    sys.exit(run_guarded(lambda: app(standalone_mode=False)))
 
 
 if __name__ == "__main__":

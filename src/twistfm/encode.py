@@ -11,7 +11,7 @@ from torch import nn
 
 from .atomic import atomic_open
 from .errors import OptionError
-from .models import layer_table
+from .models import layer_table, to_input
 
 __all__ = ["layer_names", "candidate_layers", "default_layer", "check_layer", "encode", "encode_batches",
            "encode_to_npy", "layer_width"]
@@ -56,7 +56,7 @@ def encode_batches(model: nn.Module, images: np.ndarray, layer: str, batch_size:
     stop = layer_names(model).index(layer) + 1
     modules = [m for _, m in model.named_children()][:stop]
     for start in range(0, len(images), batch_size):
-        x = torch.from_numpy(np.array(images[start:start + batch_size], dtype=np.float32)).unsqueeze(1).div_(255.0)
+        x = to_input(images[start:start + batch_size])
         for module in modules:
             x = module(x)
         yield x.reshape(len(x), -1).numpy()

@@ -1,16 +1,23 @@
-"""The errors a user can cause: each becomes one line and exit code 2 at the command line."""
+"""The errors a user can cause or fix: the command line turns each into one line and an exit code.
+
+Every :class:`TwistfmError` carries the exit code the command line ends with: 2 for a bad
+file, option, run or environment, 130 for an interruption (Ctrl-C). Bugs in twistfm itself
+raise ordinary Python exceptions instead, so they are never disguised as user errors.
+"""
 
 from __future__ import annotations
 
-__all__ = ["TwistfmError", "DataError", "RunError", "OptionError", "Interrupted"]
+__all__ = ["TwistfmError", "DataError", "RunError", "OptionError", "WriteError", "Interrupted"]
 
 
 class TwistfmError(Exception):
     """Base class for every problem a user can fix (bad file, bad option, missing data).
 
     The message is one line that says what is wrong, where, and how to fix it.
-    Bugs in twistfm itself raise ordinary Python exceptions instead.
     """
+
+    #: Exit code of the command line when this error ends a command.
+    exit_code: int = 2
 
 
 class DataError(TwistfmError):
@@ -25,5 +32,11 @@ class OptionError(TwistfmError):
     """An option value is out of range or inconsistent with the data."""
 
 
+class WriteError(TwistfmError):
+    """A file could not be written (disk full, file-size limit, permissions, not a folder)."""
+
+
 class Interrupted(TwistfmError):
-    """Training was stopped by Ctrl-C; the message says how to resume."""
+    """Work was stopped by Ctrl-C; the message says what was left and how to continue."""
+
+    exit_code = 130

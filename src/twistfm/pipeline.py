@@ -1,72 +1,212 @@
-"""The study as plain functions: train with figures, compare models, and run it all.
+"""The orchestration, one module: train, resume, compare, encode, analyse a run, decode, and the study.
 
-The CLI calls these; so can a notebook.
+Each function here strings the stages together and decides where their results go (through
+:class:`~twistfm.runs.RunDir`); the stages themselves know nothing of each other. The CLI
+calls one of these per command; so can a notebook.
 """
 
 from __future__ import annotations
 
+import shlex
+import sys
+import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from torch import nn
 
-from .atomic import write_json, write_text
-from .data import Dataset
-from .errors import OptionError
+from .analysis import (
+    Analysis,
+    AnalysisConfig,
+    ClassRecovery,
+    LabelDecoding,
+    all_neighbours,
+    ambiguous_images,
+    dbscan,
+    decode_labels,
+    kmeans,
+    knn_accuracy,
+    neighbourhood_preservation,
+    pca,
+    recover_classes,
+    score_layers,
+    tsne,
+    umap,
+)
+from .analysis.neighbours import KNN_K
+from .atomic import atomic_open, write_bytes, write_json, write_text
+from .data import Dataset, DataSpec, LabelSummary, export_csv, load_original
+from .data.loader import load_dataset
+from .encode import check_layer, default_layer, encode, encode_to_npy
+from .errors import DataError, OptionError, RunError
+from .models import LayerRow, layer_table, to_input
 from .progress import say
-from .runs import new_run_dir, read_history, read_json, write_csv_rows
-from .train import TrainConfig, TrainResult, fit, resume
+from .recipes import recipe
+from .report import figures as F
+from .report.explorer import explorer_for
+from .report.html import ModelReport, StudyReport, build_report
+from .report.tables import analysis_tables, csv_text, markdown_table
+from .runs import ModelRecord, RunDir
+from .schema import from_json, join_arrays, split_arrays, to_json
+from .train import Callback, TrainConfig, TrainResult, fit, predict
 
-__all__ = ["COMPARE_PRESETS", "train_model", "resume_model", "training_figures", "compare_models",
-           "comparison_row", "with_data_source"]
+__all__ = ["StudyPreset", "PRESETS", "COMPARE_PRESETS", "Comparison", "StudyResult", "train", "resume", "compare",
+           "run_study", "analyse_run", "load_analysis", "encode_run", "decode", "reference_classifier", "data_info",
+           "export_data", "run_layers", "compare_preset", "compute_analysis", "decode_dataset", "MIN_MATCHED"]
 
-#: The seeds' training runs, as DESIGN.md lists them (what the seeds left open: Keras defaults).
-COMPARE_PRESETS: dict[str, dict[str, TrainConfig]] = {
-    "seed": {
-        "cm1-adam": TrainConfig("cm1", optimizer="adam", lr=1e-3, batch_size=10, epochs=10),
-        "cm1-sgd": TrainConfig("cm1", optimizer="sgd", lr=0.01, momentum=0.9, batch_size=32, epochs=10),
-        "model-a": TrainConfig("model-a", optimizer="adam", lr=1e-3, batch_size=32, epochs=5),
-        "model-b": TrainConfig("model-b", optimizer="adam", lr=1e-3, batch_size=32, epochs=10),
-        "leaky": TrainConfig("leaky", optimizer="sgd", lr=0.01, momentum=0.9, batch_size=32, epochs=10),
-    },
+Log = Callable[[str], None] | None
+
+#: Share of images that must match Fashion-MNIST exactly before unmatched ones are classified.
+MIN_MATCHED = 0.5
+
+
+@dataclass(frozen=True)
+class StudyPreset:
+    """Models to train (study label -> recipe name), and which one's encoding the analysis studies."""
+
+    models: dict[str, str]
+    analyzed: str
+    description: str
+
+    def configs(self, seed: int, epochs: int | None = None) -> dict[str, TrainConfig]:
+        """Each model's training config, with ``seed`` and (when given) ``epochs`` set."""
+        return {label: recipe(name, seed=seed, **({"epochs": epochs} if epochs else {}))
+                for label, name in self.models.items()}
+
+
+_SEED_MODELS = {"cm1-adam": "seed-cm1-adam", "cm1-sgd": "seed-cm1-sgd", "model-a": "seed-model-a",
+                "model-b": "seed-model-b", "leaky": "seed-leaky"}
+
+#: Presets of ``twistfm run``.
+PRESETS: dict[str, StudyPreset] = {
+    "quick": StudyPreset({"cm1": "quick-cm1", "tfm-small": "quick"}, "tfm-small",
+                         "cm1 as a baseline and our narrow network, in a few minutes on a 2-core CPU"),
+    "seed": StudyPreset(_SEED_MODELS, "model-a",
+                        "both seeds' five training runs; the analysis encodes model-a, as seed 002 did"),
+    "best": StudyPreset({"cm1": "seed-cm1-adam", "tfm-net": "best"}, "tfm-net",
+                        "our highest-accuracy recipe (about 30 minutes of training on a 2-core CPU)"),
 }
+#: Presets of ``twistfm compare``.
+COMPARE_PRESETS: dict[str, StudyPreset] = {"seed": PRESETS["seed"]}
 
 
-def training_figures(run: Path) -> list[Path]:
-    """Draw a finished run's loss, accuracy and confusion figures into ``run/figures``."""
-    from .report.figures import confusion_figure, curves_figure, save_figure
-
-    history = read_history(run)
-    metrics = read_json(run / "metrics.json")
-    record = read_json(run / "model.json")
-    figures = run / "figures"
-    figures.mkdir(exist_ok=True)
-    paths = [figures / "loss.png", figures / "accuracy.png", figures / "confusion.png"]
-    save_figure(curves_figure(history, "loss", f"{record['name']}: loss per epoch"), paths[0])
-    save_figure(curves_figure(history, "acc", f"{record['name']}: accuracy per epoch"), paths[1])
-    names = [str(v) for v in record["label_values"]]
-    save_figure(confusion_figure(np.array(metrics["confusion"]), names,
-                                 f"{record['name']}: test confusion matrix"), paths[2])
-    return paths
+# ------------------------------------------------------------------ data
 
 
-def train_model(config: TrainConfig, dataset: Dataset, runs_root: str | Path = "runs",
-                log: Callable[[str], None] | None = say) -> TrainResult:
-    """Train one model into a new run directory and draw its figures."""
-    result = fit(config, dataset, runs_root=runs_root, log=log)
-    training_figures(result.run)
+def data_info(data: DataSpec) -> tuple[Dataset, list[LabelSummary]]:
+    """The dataset a spec names, and per label its counts and the classes behind it."""
+    data.check()
+    dataset = data.load_full()
+    return dataset, dataset.describe()
+
+
+def export_data(out: str | Path, data_dir: str | None = None) -> list[Path]:
+    """Write the built-in data as the seeds' CSV files (byte for byte), plus the original classes."""
+    return export_csv(load_dataset(data_dir=data_dir), out)
+
+
+# ------------------------------------------------------------------ training
+
+
+def train(config: TrainConfig, data: DataSpec, *, runs_root: str | Path = "runs", dataset: Dataset | None = None,
+          callbacks: Sequence[Callback] = (), log: Log = say) -> TrainResult:
+    """Train one model into a new run folder under ``runs_root`` and draw its figures.
+
+    ``dataset`` is the whole dataset ``data`` names, when the caller has already loaded it.
+    """
+    config.check()
+    data.check()
+    full = dataset if dataset is not None else data.load_full()
+    data = data.resolve(full)
+    if log and full.used_counts(None, None) != (data.n_train, data.n_test):
+        log(f"using {data.n_train:,} training and {data.n_test:,} test images")
+    run = RunDir.create(config.model, runs_root)
+    run.write_config("train", {"train": config.to_json(), "data": _data_json(data)})
+    result = fit(config, full.subset(data.n_train, data.n_test), run, callbacks=callbacks, log=log)
+    _save_training_figures(result)
     return result
 
 
-def resume_model(run: str | Path, dataset: Dataset, log: Callable[[str], None] | None = say) -> TrainResult:
-    """Resume an interrupted run and draw its figures."""
-    result = resume(run, dataset, log=log)
-    training_figures(result.run)
+def resume(path: str | Path, *, callbacks: Sequence[Callback] = (), log: Log = say) -> TrainResult:
+    """Continue an interrupted run from its last end-of-epoch checkpoint and draw its figures."""
+    run = RunDir.open(path, kind="train")
+    config, data = _train_config(run)
+    if run.has_model and not run.has_checkpoint:
+        raise RunError(f"{run}: training already finished; nothing to resume")
+    if not run.has_checkpoint:
+        raise RunError(f"{run}: no checkpoint (interrupted before the first epoch ended); start a new run")
+    dataset = data.load_checked(str(run / RunDir.CONFIG))
+    result = fit(config, dataset, run, resume=True, callbacks=callbacks, log=log)
+    _save_training_figures(result)
     return result
+
+
+def _data_json(data: DataSpec) -> dict[str, Any]:
+    return to_json(data)
+
+
+def _train_config(run: RunDir) -> tuple[TrainConfig, DataSpec]:
+    config = run.config()
+    where = str(run / RunDir.CONFIG)
+    return (TrainConfig.from_json(config.get("train"), f"{where}: train"),
+            from_json(DataSpec, config.get("data"), f"{where}: data"))
+
+
+def _save_training_figures(result: TrainResult) -> None:
+    record = result.run.model_record()
+    for name, fig in F.training_figures(result.history, np.array(result.metrics["confusion"]), record.label_values,
+                                        record.name).items():
+        write_bytes(result.run.figure(name), F.png(fig))
+
+
+# ------------------------------------------------------------------ comparing
+
+
+@dataclass
+class Comparison:
+    """Several models trained on the same data: the folder, the table rows and each model's result."""
+
+    folder: RunDir
+    rows: list[dict[str, Any]]
+    results: dict[str, TrainResult]
+
+
+def compare(configs: dict[str, TrainConfig], data: DataSpec, *, runs_root: str | Path = "runs",
+            out: Path | None = None, dataset: Dataset | None = None, log: Log = say) -> Comparison:
+    """Train several models and write a comparison table (Markdown + CSV) and figure.
+
+    Model runs go inside the comparison folder (a new one under ``runs_root``, or ``out``).
+    """
+    if not configs:
+        raise OptionError("compare needs at least one model")
+    for config in configs.values():
+        config.check()
+    data.check()
+    full = dataset if dataset is not None else data.load_full()
+    if out is None:
+        folder = RunDir.create("compare", runs_root)
+    else:
+        out.mkdir(parents=True, exist_ok=False)
+        folder = RunDir(out)
+    folder.write_config("compare", {"models": {k: c.to_json() for k, c in configs.items()},
+                                    "data": _data_json(data.resolve(full))})
+    rows, results = [], {}
+    for label, config in configs.items():
+        if log:
+            log(f"== {label}")
+        result = train(config, data, runs_root=folder.path, dataset=full, log=log)
+        results[label] = result
+        rows.append(_comparison_row(label, config, result))
+        if log:
+            log(f"   {label}: test acc {result.metrics['test_acc']:.4f} in {result.metrics['training_seconds']:.0f}s")
+    write_text(folder / RunDir.COMPARISON_CSV, csv_text(rows))
+    write_text(folder / RunDir.COMPARISON_MD, markdown_table(rows))
+    write_bytes(folder.figure(F.COMPARISON), F.png(F.comparison_figure({k: r.history for k, r in results.items()})))
+    return Comparison(folder, rows, results)
 
 
 def _architecture_numbers(model: nn.Module) -> tuple[str, str]:
@@ -75,67 +215,262 @@ def _architecture_numbers(model: nn.Module) -> tuple[str, str]:
     return "/".join(map(str, convs)) or "-", "/".join(map(str, dense)) or "-"
 
 
-def comparison_row(name: str, config: TrainConfig, result: TrainResult) -> dict[str, Any]:
-    """One row of the comparison table, with seed 002's columns."""
+def _comparison_row(name: str, config: TrainConfig, result: TrainResult) -> dict[str, Any]:
     filters, units = _architecture_numbers(result.model)
     m = result.metrics
     return {
         "model": name, "architecture": config.model, "filters": filters, "dense_units": units,
         "batch_size": config.batch_size, "epochs": config.epochs, "optimizer": config.optimizer,
-        "train_acc": round(m["train_acc"], 4), "val_acc": round(m["val_acc"], 4),
+        "train_acc": round(m["train_acc"], 4), "val_acc": None if m["val_acc"] is None else round(m["val_acc"], 4),
         "training_seconds": round(m["training_seconds"], 1), "test_acc": round(m["test_acc"], 4),
         "test_loss": round(m["test_loss"], 4), "parameters": m["parameters"],
         "train_images_per_second": round(m["train_images_per_second"], 1), "run": result.run.name,
     }
 
 
-def _markdown_table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    head = list(rows[0])
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(str(r[h]) for h in head) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+# ------------------------------------------------------------------ one run: layers, encoding, analysis
 
 
-def compare_models(
-    configs: dict[str, TrainConfig], dataset: Dataset, runs_root: str | Path = "runs",
-    log: Callable[[str], None] | None = say, name: str = "compare", out: Path | None = None,
-) -> tuple[Path, list[dict[str, Any]], dict[str, TrainResult]]:
-    """Train several models and write a comparison table (Markdown + CSV) and figure.
+def _open_model_run(path: str | Path) -> tuple[RunDir, nn.Module, ModelRecord]:
+    run = RunDir.open(path, kind="train")
+    model, record = run.load_model()
+    return run, model, record
 
-    Model runs go inside the comparison directory (a new one under ``runs_root``, or
-    ``out`` when given). Returns that directory, the table rows and each model's result.
+
+def _run_dataset(run: RunDir, dataset: Dataset | None = None) -> Dataset:
+    """The run's slice of the data it was trained on, checked against its fingerprint."""
+    _, data = _train_config(run)
+    where = str(run / RunDir.CONFIG)
+    if dataset is None:
+        return data.load_checked(where)
+    if data.fingerprint is not None and dataset.fingerprint != data.fingerprint:
+        raise DataError(f"{where}: the data given is not the data this run was trained on; use the run's own data")
+    return dataset.subset(data.n_train, data.n_test)
+
+
+def run_layers(path: str | Path) -> tuple[ModelRecord, list[LayerRow]]:
+    """A trained run's model record and its layers with output shapes."""
+    _, model, record = _open_model_run(path)
+    return record, layer_table(model)
+
+
+def encode_run(path: str | Path, layer: str | None = None, split: str = "test") -> tuple[Path, tuple[int, int]]:
+    """Encode a split of a run's data at ``layer`` (default: the last hidden layer) into ``run/encoding``.
+
+    Writes ``encoding/<layer>-<split>.npy`` (float32, N x d, streamed batch by batch so memory
+    stays bounded) and the labels beside it. Returns the path and the shape.
     """
-    from .report.figures import comparison_figure, save_figure
-
-    if not configs:
-        raise OptionError("compare needs at least one model")
-    if out is None:
-        out = new_run_dir(name, runs_root)
-    else:
-        out.mkdir(parents=True, exist_ok=False)
-    write_json(out / "config.json", {"kind": "compare", "models": {k: c.to_json() for k, c in configs.items()}})
-    rows, results = [], {}
-    for label, config in configs.items():
-        if log:
-            log(f"== {label}")
-        start = time.perf_counter()
-        result = train_model(config, dataset, runs_root=out, log=log)
-        results[label] = result
-        rows.append(comparison_row(label, config, result))
-        if log:
-            log(f"   {label}: test acc {result.metrics['test_acc']:.4f} in {time.perf_counter() - start:.0f}s")
-    write_csv_rows(out / "comparison.csv", rows)
-    write_text(out / "comparison.md", _markdown_table(rows))
-    (out / "figures").mkdir(exist_ok=True)
-    save_figure(comparison_figure({k: r.history for k, r in results.items()}), out / "figures" / "comparison.png")
-    return out, rows, results
+    run, model, _ = _open_model_run(path)
+    layer = layer or default_layer(model)
+    check_layer(model, layer)
+    x, y, _ = _run_dataset(run).split(split)
+    target = run.encoding(layer, split)
+    shape = encode_to_npy(model, x, layer, target)
+    with atomic_open(run.labels(split), "wb") as handle:
+        np.save(handle, y, allow_pickle=False)
+    return target, shape
 
 
-def with_data_source(config: TrainConfig, csv_dir: str | None, data_dir: str | None,
-                     n_train: int | None = None, n_test: int | None = None) -> TrainConfig:
-    """Record where the data came from (and any slice) in a config."""
-    return replace(config, csv_dir=csv_dir, data_dir=data_dir,
-                   n_train=n_train if n_train is not None else config.n_train,
-                   n_test=n_test if n_test is not None else config.n_test)
+def analyse_run(path: str | Path, config: AnalysisConfig = AnalysisConfig(), *, dataset: Dataset | None = None,
+                log: Log = say) -> tuple[Analysis, dict[str, bytes]]:
+    """Analyse a trained run and write the analysis into it (replacing any earlier one in one step).
+
+    Returns the analysis and its figures (PNG bytes by name).
+    """
+    run, model, record = _open_model_run(path)
+    ds = _run_dataset(run, dataset)
+    if config.layer is not None:
+        check_layer(model, config.layer)
+    config.check(len(ds.x_test))
+    if len(np.unique(ds.y_test)) < 2:
+        raise OptionError(f"the test split has only one label ({ds.y_test[0]}); clustering scores need at least 2")
+    log = log or (lambda _line: None)
+    analysis = compute_analysis(model, record, ds, config, log)
+    figures = {name: F.png(fig) for name, fig in F.analysis_figures(analysis, ds.x_test).items()}
+    document, arrays = split_arrays(analysis.to_json())
+    files = {f"{RunDir.FIGURES}/{name}.png": data for name, data in figures.items()}
+    files.update({name: text.encode() for name, text in analysis_tables(analysis).items()})
+    run.write_analysis(document, arrays, files)
+    return analysis, figures
+
+
+def load_analysis(path: str | Path) -> Analysis:
+    """The analysis a run holds."""
+    run = RunDir.open(path, kind="train")
+    document, arrays = run.analysis()
+    where = str(run.analysis_file(RunDir.ANALYSIS_JSON))
+    return Analysis.from_json(join_arrays(document, arrays, where), where)
+
+
+def compute_analysis(model: nn.Module, record: ModelRecord, ds: Dataset, config: AnalysisConfig,
+                     log: Callable[[str], None]) -> Analysis:
+    """Every analysis stage on the test split of ``ds``: layer choice, encoding, projections,
+    clusterings, decoding, neighbours and ambiguous images."""
+    layers = score_layers(model, ds.x_train, ds.y_train, ds.x_test, ds.y_test, seed=config.seed,
+                          train_sample=config.train_sample, log=log)
+    layer = config.layer or layers.best
+    log(f"best layer: {layers.best}; encoding from: {layer}")
+    X, y = encode(model, ds.x_test, layer), ds.y_test
+    predicted = np.asarray(record.label_values)[predict(model, to_input(ds.x_test)).argmax(1).numpy()]
+    clusterings = {"kmeans": kmeans(X, y, k=config.k, seed=config.seed),
+                   "dbscan": dbscan(X, y, eps=config.eps, min_samples=config.min_samples)}
+    for name, result in clusterings.items():
+        s = result.scores
+        log(f"{name}: {s['n_clusters']} clusters, {s['noise']} noise, ARI {s['ari']:.3f}, NMI {s['nmi']:.3f}, "
+            f"purity {s['purity']:.3f}")
+    projections = [pca(X, config.seed), tsne(X, config.seed, config.perplexity)]
+    if config.use_umap:
+        projections.append(umap(X, config.seed))
+    decoding, recovery = decode_dataset(ds, seed=config.seed, log=log)
+    for line in decoding.lines():
+        log(line)
+    row = layers.row(layer)
+    knn = row.knn_acc if row is not None else _knn_of(model, ds, layer, X, config)
+    ambiguous = ambiguous_images(X, y)
+    log(f"ambiguous images: {len(ambiguous.index)} test images whose {ambiguous.k} neighbours mostly carry another label")
+    return Analysis(
+        config=config, model=record.name, split="test", layers=layers, layer=layer, default_layer=default_layer(model),
+        labels=y, predicted=predicted, classes=recovery.classes[len(ds.x_train):],
+        projections={p.method: p for p in projections}, clusterings=clusterings, decoding=decoding, knn_acc=knn,
+        neighbours=all_neighbours(X), ambiguous=ambiguous,
+        preservation=neighbourhood_preservation(X, projections[1].points) if len(X) <= 20000 else None)
+
+
+def _knn_of(model: nn.Module, ds: Dataset, layer: str, X: np.ndarray, config: AnalysisConfig) -> float:
+    rng = np.random.default_rng(config.seed)
+    pick = np.sort(rng.choice(len(ds.x_train), min(config.train_sample, len(ds.x_train)), replace=False))
+    return knn_accuracy(encode(model, ds.x_train[pick], layer), ds.y_train[pick], X, ds.y_test,
+                        k=min(KNN_K, len(pick)))
+
+
+# ------------------------------------------------------------------ naming the labels
+
+
+def reference_classifier(original: Dataset, seed: int = 0, log: Log = say) -> Callable[[np.ndarray], np.ndarray]:
+    """Train the 10-class reference classifier (recipe ``reference``) on the original Fashion-MNIST."""
+    if log:
+        log("training the 10-class reference classifier for images that match no Fashion-MNIST image")
+    with tempfile.TemporaryDirectory() as tmp:
+        model = fit(recipe("reference", seed=seed), original, RunDir.create("reference", tmp), log=None).model
+
+    def classify(images: np.ndarray) -> np.ndarray:
+        return predict(model, to_input(images)).argmax(1).numpy().astype(np.int64)
+
+    return classify
+
+
+def decode_dataset(ds: Dataset, data_dir: str | None = None, seed: int = 0,
+                   log: Log = say) -> tuple[LabelDecoding, ClassRecovery]:
+    """Recover each image's original class (train then test) and name every label of ``ds``.
+
+    Images that match no Fashion-MNIST image are classified by the reference classifier, but
+    only when at least ``MIN_MATCHED`` of the images do match: otherwise the images are not
+    Fashion-MNIST and their classes stay unknown (the decoding then names no class). Without
+    the archives, nothing can be matched and every class stays unknown.
+    """
+    original = None
+    if not ds.has_classes:
+        try:
+            original = load_original(data_dir)
+        except DataError as exc:
+            if log:
+                log(f"labels not decoded: {exc}")
+    recovery = recover_classes(ds, original)
+    unknown = recovery.classes < 0
+    if original is not None and unknown.any() and 1 - unknown.mean() >= MIN_MATCHED:
+        recovery = recover_classes(ds, original, reference_classifier(original, seed, log))
+    elif original is not None and unknown.any() and log:
+        log(f"{unknown.sum():,} of {len(unknown):,} images match no Fashion-MNIST image; they are not decoded")
+    labels = np.concatenate([ds.y_train, ds.y_test])
+    return decode_labels(labels, recovery.classes, recovery.counts()), recovery
+
+
+def decode(data: DataSpec, seed: int = 0, log: Log = say) -> LabelDecoding:
+    """Name each label of the data by the original Fashion-MNIST classes behind it."""
+    data.check()
+    return decode_dataset(data.load_full(), data.data_dir, seed, log)[0]
+
+
+# ------------------------------------------------------------------ the study
+
+
+@dataclass
+class StudyResult:
+    """Where the study went and what it found."""
+
+    folder: RunDir
+    report: Path
+    comparison: list[dict[str, Any]]
+    analysis: Analysis
+
+
+def run_study(preset: str = "quick", data: DataSpec = DataSpec(), *, seed: int = 0, epochs: int | None = None,
+              runs_root: str | Path = "runs", command: str | None = None, log: Log = say) -> StudyResult:
+    """Run the whole study: train and compare, analyse one model's encoding, write ``report.html``.
+
+    Parameters
+    ----------
+    preset : {"quick", "seed", "best"}, default="quick"
+    data : DataSpec
+        The data (built-in by default) and how many images of it.
+    seed : int, default=0
+    epochs : int, optional
+        Override every model's epochs (quick trials, tests).
+    runs_root : path-like, default="runs"
+    command : str, optional
+        The command line recorded in the report (default: this process's own).
+    """
+    start = time.perf_counter()
+    spec = _preset(preset, PRESETS)
+    if epochs is not None and epochs < 1:
+        raise OptionError(f"--epochs must be at least 1, got {epochs}")
+    configs = spec.configs(seed, epochs)
+    for config in configs.values():
+        config.check()
+    data.check()
+    full = data.load_full()
+    analysis_config = AnalysisConfig(seed=seed)
+    analysis_config.check(full.used_counts(data.n_train, data.n_test)[1])
+    folder = RunDir.create(f"study-{preset}", runs_root)
+    command = command or "twistfm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    study_config = {"preset": preset, "seed": seed, "epochs": epochs, "data": _data_json(data.resolve(full)),
+                    "analyzed": spec.analyzed, "models": {k: c.to_json() for k, c in configs.items()}}
+    folder.write_config("study", study_config)
+    comparison = compare(configs, data, out=folder / RunDir.COMPARE, dataset=full, log=log)
+    run = comparison.results[spec.analyzed].run
+    if log:
+        log(f"== analysing the encoding of {spec.analyzed}")
+    analysis, figures = analyse_run(run.path, analysis_config, dataset=full, log=log)
+    ds = full.subset(data.n_train, data.n_test)
+    report = build_report(folder / RunDir.REPORT, StudyReport(
+        title=f"Twisted Fashion-MNIST study ({preset} preset)", command=command, config=study_config,
+        data_source=ds.source, label_counts=ds.describe(), models=_model_reports(comparison),
+        comparison=comparison.rows, comparison_figure=(comparison.folder.figure(F.COMPARISON)).read_bytes(),
+        analyzed=spec.analyzed, analysis=analysis, analysis_figures=figures, explorer=explorer_for(analysis, ds.x_test),
+        elapsed_seconds=time.perf_counter() - start, notes=[f"Preset '{preset}': {spec.description}."]))
+    write_json(folder / RunDir.SUMMARY_JSON, {"report": str(report), "comparison": comparison.rows,
+                                              "meaning": analysis.decoding.as_json(),
+                                              "elapsed_seconds": time.perf_counter() - start})
+    return StudyResult(folder, report, comparison.rows, analysis)
+
+
+def _preset(name: str, presets: dict[str, StudyPreset]) -> StudyPreset:
+    if name not in presets:
+        raise OptionError(f"--preset {name!r}: choose one of {', '.join(presets)}")
+    return presets[name]
+
+
+def compare_preset(name: str, seed: int = 0) -> dict[str, TrainConfig]:
+    """The training configs of a ``twistfm compare`` preset."""
+    return _preset(name, COMPARE_PRESETS).configs(seed)
+
+
+def _model_reports(comparison: Comparison) -> list[ModelReport]:
+    reports = []
+    for label, result in comparison.results.items():
+        run = result.run
+        figures = {name: run.figure(name).read_bytes() for name in (F.LOSS, F.ACCURACY, F.CONFUSION)}
+        reports.append(ModelReport(label=label, summary=(run / RunDir.SUMMARY).read_text(encoding="utf-8"),
+                                   metrics=result.metrics, figures=figures))
+    return reports
+

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TypeVar
 
 __all__ = ["is_interactive", "say", "BatchBar"]
-
-T = TypeVar("T")
 
 
 def is_interactive() -> bool:
@@ -35,9 +32,11 @@ class BatchBar:
             self._task = self._progress.add_task(description, total=total, info="")
 
     def advance(self, info: str) -> None:
+        """Move the bar one step on, showing ``info`` beside it."""
         if self._progress is not None:
             self._progress.update(self._task, advance=1, info=info)
 
     def close(self) -> None:
+        """Remove the bar from the terminal."""
         if self._progress is not None:
             self._progress.stop()

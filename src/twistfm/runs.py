@@ -1,10 +1,13 @@
-"""Run directories: where every command writes, and how later stages find earlier results.
+"""Run folders: the one owner of every path, file name and file format inside a run.
 
-A run directory holds ``config.json`` (with the format version), ``history.csv``,
-``metrics.json``, ``model.safetensors`` + ``model.json``, ``figures/``, ``encoding/`` and
-``report.html``. Directories are created with an exclusive ``mkdir``, so two runs started
-at the same moment never share one. Weights are read with safetensors only: nothing here
-ever unpickles.
+A training run holds ``config.json`` (format version, kind, training config, data spec with
+its fingerprint), ``history.csv`` (rewritten after every epoch), ``metrics.json``,
+``model.safetensors`` + ``model.json``, ``summary.txt``, ``figures/``, ``encoding/`` and,
+after analysis, ``analysis/``; while training, ``checkpoint.safetensors`` +
+``checkpoint.json``. A comparison or a study is a run folder of another kind holding its
+models' run folders. Folders are created with an exclusive ``mkdir``, so two runs started
+at the same moment never share one. Every file is read back through a schema check, and
+weights only with safetensors: nothing here ever unpickles.
 """
 
 from __future__ import annotations
@@ -13,145 +16,404 @@ import csv
 import io
 import json
 import os
+import secrets
+import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors.torch import load, save
 
-from .atomic import write_bytes, write_json, write_text
-from .errors import RunError
+from . import __version__
+from .atomic import atomic_open, make_folder, write_bytes, write_json, write_text
+from .errors import OptionError, RunError
 from .models import create_model
+from .schema import from_json, to_json
 
-__all__ = ["RUN_VERSION", "new_run_dir", "read_json", "check_run", "save_model", "load_model",
-           "write_csv_rows", "read_history", "save_tensors", "load_tensors"]
+__all__ = ["RUN_VERSION", "RunDir", "ModelRecord", "HISTORY_FIELDS"]
 
-#: Version of the run-directory format; a run from another version is refused.
-RUN_VERSION = 1
+#: Version of the run-folder format; a run of another version is refused with a clear line.
+RUN_VERSION = 2
+
+#: The columns of ``history.csv``, one row per epoch.
+HISTORY_FIELDS: tuple[str, ...] = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
+                                   "lr", "epoch_time", "eval_time")
 
 
-def new_run_dir(name: str, root: str | os.PathLike = "runs") -> Path:
-    """Create a fresh run directory ``root/<timestamp>-<name>``; never reuses one.
+@dataclass(frozen=True, kw_only=True)
+class ModelRecord:
+    """``model.json``: the architecture by name and arguments, and what its outputs mean.
 
-    ``os.mkdir`` is atomic, so concurrent callers racing for the same timestamp get
-    different suffixes (``-2``, ``-3``, ...).
+    Attributes
+    ----------
+    name : str
+        Registered model name.
+    args : dict
+        Architecture arguments for :func:`twistfm.models.create_model`.
+    num_classes : int
+        Number of outputs.
+    label_values : list of int
+        The label value of each output, in order.
     """
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
-    for n in range(1, 10_000):
-        path = root / (stem if n == 1 else f"{stem}-{n}")
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+    num_classes: int
+    label_values: list[int]
+
+    def check(self, where: str) -> None:
+        """Refuse a record whose outputs and labels disagree."""
+        if self.num_classes < 2 or len(self.label_values) != self.num_classes:
+            raise RunError(f"{where}: {self.num_classes} outputs but {len(self.label_values)} label values; "
+                           "the file is corrupt, re-run the training")
+
+
+class RunDir:
+    """A run folder and everything in it.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder. Use :meth:`create` for a new run and :meth:`open` for an existing one.
+    """
+
+    CONFIG = "config.json"
+    HISTORY = "history.csv"
+    METRICS = "metrics.json"
+    WEIGHTS = "model.safetensors"
+    MODEL = "model.json"
+    SUMMARY = "summary.txt"
+    CHECKPOINT = "checkpoint.json"
+    CHECKPOINT_WEIGHTS = "checkpoint.safetensors"
+    FIGURES = "figures"
+    ENCODING = "encoding"
+    ANALYSIS = "analysis"
+    ANALYSIS_JSON = "analysis.json"
+    ANALYSIS_ARRAYS = "arrays"
+    REPORT = "report.html"
+    SUMMARY_JSON = "summary.json"
+    COMPARISON_MD = "comparison.md"
+    COMPARISON_CSV = "comparison.csv"
+    COMPARE = "compare"
+    _VERSIONS = ".analysis-versions"
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def name(self) -> str:
+        """The folder's name."""
+        return self.path.name
+
+    # ------------------------------------------------------------ creating and opening
+
+    @classmethod
+    def create(cls, name: str, root: str | os.PathLike = "runs", stamp: str | None = None) -> RunDir:
+        """Create a fresh run folder ``root/<stamp>-<name>``; never reuses one.
+
+        ``os.mkdir`` is atomic, so concurrent callers racing for the same stamp get
+        different suffixes (``-2``, ``-3``, ...). ``stamp`` defaults to the current time.
+        """
+        root = make_folder(root)
+        stem = f"{stamp or time.strftime('%Y%m%d-%H%M%S')}-{name}"
+        for n in range(1, 10_000):
+            path = root / (stem if n == 1 else f"{stem}-{n}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise RunError(f"{path}: cannot create the run folder ({exc.strerror})") from None
+            return cls(path)
+        raise RunError(f"{root}: could not create a new run folder for {name!r}")
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, kind: str | None = None) -> RunDir:
+        """An existing run folder of this version (and of ``kind``, when given).
+
+        Raises
+        ------
+        RunError
+            If the folder is missing, not a twistfm run, of another format version or kind.
+        """
+        run = cls(path)
+        if not run.path.is_dir():
+            raise RunError(f"{run.path}: run folder not found")
+        if not (run / cls.CONFIG).is_file():
+            raise RunError(f"{run.path}: not a twistfm run (no {cls.CONFIG})")
+        config = run.config()
+        if kind is not None and config["kind"] != kind:
+            raise RunError(f"{run / cls.CONFIG}: this is a {config['kind']} folder, not a {kind} run; "
+                           f"give the folder of one {kind} run")
+        return run
+
+    # ------------------------------------------------------------ JSON files
+
+    def read_json(self, name: str) -> dict[str, Any]:
+        """A JSON object from the run folder, as a RunError when missing or corrupt."""
+        path = self / name
         try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        return path
-    raise RunError(f"{root}: could not create a new run directory for {name!r}")
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunError(f"{path}: missing; is {self.path} a complete twistfm run?") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunError(f"{path}: not valid JSON ({exc}); the run is corrupt") from None
+        except OSError as exc:
+            raise RunError(f"{path}: cannot read ({exc.strerror})") from None
+        if not isinstance(value, dict):
+            raise RunError(f"{path}: expected a JSON object; the run is corrupt")
+        return value
+
+    def write_config(self, kind: str, body: dict[str, Any]) -> None:
+        """Write ``config.json``: the format version, the kind of run and ``body``."""
+        write_json(self / self.CONFIG, {"twistfm_run_version": RUN_VERSION, "twistfm_version": __version__,
+                                        "kind": kind, **body})
+
+    def config(self) -> dict[str, Any]:
+        """``config.json``, checked for this format version."""
+        config = self.read_json(self.CONFIG)
+        version = config.get("twistfm_run_version")
+        if version != RUN_VERSION:
+            raise RunError(f"{self / self.CONFIG}: run format version {version!r}, this twistfm reads version "
+                           f"{RUN_VERSION}; re-run the training with this version")
+        if not isinstance(config.get("kind"), str):
+            raise RunError(f"{self / self.CONFIG}: missing field 'kind'; the run is incomplete or corrupt")
+        return config
+
+    def write_summary(self, text: str) -> None:
+        """Write ``summary.txt``, the model's Keras-style layer table."""
+        write_text(self / self.SUMMARY, text.rstrip("\n") + "\n")
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        """Write ``metrics.json``."""
+        write_json(self / self.METRICS, metrics)
+
+    def metrics(self) -> dict[str, Any]:
+        """``metrics.json``."""
+        return self.read_json(self.METRICS)
+
+    # ------------------------------------------------------------ history
+
+    def write_history(self, rows: list[dict[str, float]]) -> None:
+        """Write ``history.csv`` (atomically, so a running run shows its curve so far)."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(HISTORY_FIELDS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text(self / self.HISTORY, buffer.getvalue())
+
+    def history(self) -> list[dict[str, float]]:
+        """``history.csv`` as a list of rows of floats."""
+        path = self / self.HISTORY
+        if not path.is_file():
+            raise RunError(f"{path}: missing; the run has no training history")
+        with open(path, encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if tuple(reader.fieldnames or ()) != HISTORY_FIELDS:
+                raise RunError(f"{path}: unexpected columns {reader.fieldnames}; the run is corrupt")
+            try:
+                return [{k: float(v) for k, v in row.items()} for row in reader]
+            except (TypeError, ValueError):
+                raise RunError(f"{path}: a value is not a number; the run is corrupt") from None
+
+    # ------------------------------------------------------------ weights
+
+    def save_model(self, model: torch.nn.Module, record: ModelRecord) -> None:
+        """Write ``model.safetensors`` and ``model.json``."""
+        _save_tensors(self / self.WEIGHTS, model.state_dict())
+        write_json(self / self.MODEL, to_json(record))
+
+    @property
+    def has_model(self) -> bool:
+        """Whether training finished and left its weights."""
+        return (self / self.WEIGHTS).is_file()
+
+    def model_record(self) -> ModelRecord:
+        """``model.json``, validated."""
+        where = str(self / self.MODEL)
+        record = from_json(ModelRecord, self.read_json(self.MODEL), where)
+        record.check(where)
+        return record
+
+    def load_model(self) -> tuple[torch.nn.Module, ModelRecord]:
+        """Rebuild the trained model (in eval mode) from ``model.json`` and ``model.safetensors``."""
+        if not self.has_model:
+            raise RunError(f"{self.path}: no {self.WEIGHTS}; training did not finish (resume it with "
+                           f"'twistfm train --resume {self.path}')")
+        record = self.model_record()
+        try:
+            model = create_model(record.name, record.num_classes, **record.args)
+        except OptionError as exc:
+            raise RunError(f"{self / self.MODEL}: cannot rebuild the model ({exc}); the file is corrupt") from None
+        _load_state(model, _load_tensors(self / self.WEIGHTS), self / self.WEIGHTS)
+        model.eval()
+        return model, record
+
+    # ------------------------------------------------------------ checkpoints
+
+    @property
+    def has_checkpoint(self) -> bool:
+        """Whether an interrupted training left an end-of-epoch checkpoint."""
+        return (self / self.CHECKPOINT).is_file()
+
+    def save_checkpoint(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                        history: list[dict[str, float]]) -> None:
+        """Weights and optimiser state in safetensors, history in JSON; both written atomically.
+
+        The weights file is written first, so a ``checkpoint.json`` always has its weights.
+        """
+        tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+        for idx, state in optimizer.state_dict()["state"].items():
+            for key, value in state.items():
+                tensors[f"optim.{idx}.{key}"] = value if isinstance(value, torch.Tensor) else torch.tensor(value)
+        _save_tensors(self / self.CHECKPOINT_WEIGHTS, tensors)
+        write_json(self / self.CHECKPOINT, {"epochs_done": len(history), "history": history})
+
+    def load_checkpoint(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> list[dict[str, float]]:
+        """Restore weights and optimiser state from the checkpoint; return the history so far."""
+        where = self / self.CHECKPOINT
+        meta = self.read_json(self.CHECKPOINT)
+        history = meta.get("history")
+        if (not isinstance(history, list) or meta.get("epochs_done") != len(history)
+                or not all(isinstance(r, dict) and set(r) == set(HISTORY_FIELDS)
+                           and all(isinstance(v, (int, float)) for v in r.values()) for r in history)):
+            raise RunError(f"{where}: inconsistent checkpoint; start a new run")
+        tensors = _load_tensors(self / self.CHECKPOINT_WEIGHTS)
+        state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        _load_state(model, state, self / self.CHECKPOINT_WEIGHTS)
+        opt_state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, idx, name = key.split(".", 2)
+                opt_state.setdefault(int(idx), {})[name] = value
+        if opt_state:
+            try:
+                optimizer.load_state_dict({"state": opt_state, "param_groups": optimizer.state_dict()["param_groups"]})
+            except (ValueError, KeyError, RuntimeError) as exc:
+                raise RunError(f"{self / self.CHECKPOINT_WEIGHTS}: optimiser state does not fit ({exc})") from None
+        return history
+
+    def clear_checkpoint(self) -> None:
+        """Remove the checkpoint once the final weights are written."""
+        for name in (self.CHECKPOINT, self.CHECKPOINT_WEIGHTS):
+            (self / name).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------ figures, encodings, tables
+
+    def figure(self, name: str) -> Path:
+        """Path of figure ``name`` (``figures/<name>.png``); the folder is created."""
+        return make_folder(self / self.FIGURES) / f"{name}.png"
+
+    def encoding(self, layer: str, split: str) -> Path:
+        """Path of the encoding of ``split`` at ``layer`` (``encoding/<layer>-<split>.npy``)."""
+        return make_folder(self / self.ENCODING) / f"{layer}-{split}.npy"
+
+    def labels(self, split: str) -> Path:
+        """Path of the labels saved beside an encoding of ``split``."""
+        return make_folder(self / self.ENCODING) / f"labels-{split}.npy"
+
+    def table(self, name: str) -> Path:
+        """Path of a CSV table ``name`` at the top of the run folder."""
+        return self / f"{name}.csv"
+
+    # ------------------------------------------------------------ the analysis
+
+    def write_analysis(self, document: dict[str, Any], arrays: dict[str, np.ndarray],
+                       files: dict[str, bytes]) -> Path:
+        """Replace the analysis in one step: the run holds the old one or the new one, never a mix.
+
+        The new analysis is written whole into a fresh folder; then the ``analysis`` link is
+        switched to it with one atomic rename, and the old folder is removed.
+
+        Parameters
+        ----------
+        document : dict
+            Written as ``analysis/analysis.json``.
+        arrays : dict
+            Written as ``analysis/arrays/<name>.npy``.
+        files : dict
+            Other files (figures, tables) by their path inside ``analysis/``.
+        """
+        versions = make_folder(self / self._VERSIONS)
+        new = versions / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        try:
+            make_folder(new / self.ANALYSIS_ARRAYS)
+            for name, array in arrays.items():
+                with atomic_open(new / self.ANALYSIS_ARRAYS / f"{name}.npy", "wb") as handle:
+                    np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+            for name, data in files.items():
+                make_folder((new / name).parent)
+                write_bytes(new / name, data)
+            write_json(new / self.ANALYSIS_JSON, document)
+            self._switch_analysis(new)
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        return self / self.ANALYSIS
+
+    def _switch_analysis(self, new: Path) -> None:
+        link = self / self.ANALYSIS
+        if link.exists() and not link.is_symlink():  # a copied run: its analysis became a real folder
+            shutil.rmtree(link)
+        tmp = self / f".{self.ANALYSIS}-{secrets.token_hex(3)}.link"
+        os.symlink(os.path.relpath(new, self.path), tmp)
+        os.replace(tmp, link)
+        for old in (self / self._VERSIONS).iterdir():
+            if old != new:
+                shutil.rmtree(old, ignore_errors=True)
+
+    @property
+    def has_analysis(self) -> bool:
+        """Whether the run has a complete analysis."""
+        return (self / self.ANALYSIS / self.ANALYSIS_JSON).is_file()
+
+    def analysis(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The analysis document and its arrays."""
+        if not self.has_analysis:
+            raise RunError(f"{self.path}: no analysis yet; run 'twistfm analyze {self.path}' first")
+        document = self.read_json(f"{self.ANALYSIS}/{self.ANALYSIS_JSON}")
+        arrays = {}
+        for path in sorted((self / self.ANALYSIS / self.ANALYSIS_ARRAYS).glob("*.npy")):
+            try:
+                arrays[path.stem] = np.load(path, allow_pickle=False)
+            except (ValueError, OSError) as exc:
+                raise RunError(f"{path}: corrupt array ({exc}); run the analysis again") from None
+        return document, arrays
+
+    def analysis_file(self, name: str) -> Path:
+        """Path of a file inside the current analysis."""
+        return self / self.ANALYSIS / name
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    """Read a JSON object from a run directory, as a RunError when missing or corrupt."""
-    try:
-        value = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{path}: missing; is {Path(path).parent} a complete twistfm run?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunError(f"{path}: not valid JSON ({exc}); the run is corrupt") from None
-    if not isinstance(value, dict):
-        raise RunError(f"{path}: expected a JSON object")
-    return value
-
-
-def check_run(run: str | os.PathLike, need_model: bool = True) -> dict[str, Any]:
-    """Check that ``run`` is a twistfm run of this version; return its config.
-
-    Raises
-    ------
-    RunError
-        If the folder is missing, not a run, from another version, or lacks a finished model.
-    """
-    run = Path(run)
-    if not run.is_dir():
-        raise RunError(f"{run}: run directory not found")
-    if not (run / "config.json").is_file():
-        raise RunError(f"{run}: not a twistfm run (no config.json)")
-    config = read_json(run / "config.json")
-    version = config.get("twistfm_run_version")
-    if version != RUN_VERSION:
-        raise RunError(
-            f"{run}/config.json: run format version {version!r}, this twistfm reads version "
-            f"{RUN_VERSION}; re-run the training with this version"
-        )
-    for key in ("model", "model_args", "seed"):
-        if key not in config:
-            raise RunError(f"{run}/config.json: missing field {key!r}; the run is incomplete or corrupt")
-    if need_model and not (run / "model.safetensors").is_file():
-        raise RunError(
-            f"{run}: no model.safetensors; training did not finish (resume it with "
-            f"'twistfm train --resume {run}')"
-        )
-    return config
-
-
-def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    """Save tensors to a safetensors file atomically."""
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     write_bytes(path, save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}))
 
 
-def load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """Load a safetensors file, as a RunError when missing or corrupt."""
-    if not Path(path).is_file():
-        raise RunError(f"{path}: weights file missing")
+def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
     try:
-        return load_file(str(path))
+        return load(path.read_bytes())
+    except FileNotFoundError:
+        raise RunError(f"{path}: weights file missing") from None
     except (SafetensorError, OSError, ValueError) as exc:
         raise RunError(f"{path}: corrupt weights file ({exc}); re-run the training") from None
 
 
-def save_model(run: Path, model: torch.nn.Module, record: dict[str, Any]) -> None:
-    """Write ``model.safetensors`` and ``model.json`` (architecture by name and arguments)."""
-    save_tensors(run / "model.safetensors", model.state_dict())
-    write_json(run / "model.json", record)
-
-
-def load_model(run: str | os.PathLike) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild a run's trained model from ``model.json`` and ``model.safetensors``.
-
-    Returns the model in eval mode and its record (name, args, num_classes, label values).
-    """
-    run = Path(run)
-    check_run(run)
-    record = read_json(run / "model.json")
-    for key in ("name", "args", "num_classes", "label_values"):
-        if key not in record:
-            raise RunError(f"{run}/model.json: missing field {key!r}; the run is corrupt")
-    model = create_model(record["name"], record["num_classes"], **record["args"])
-    state = load_tensors(run / "model.safetensors")
+def _load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
-        raise RunError(f"{run}/model.safetensors: does not fit model {record['name']!r} ({first})") from None
-    model.eval()
-    return model, record
-
-
-def write_csv_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Write a list of dicts as a CSV table atomically (columns from the first row)."""
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    write_text(path, buffer.getvalue())
-
-
-def read_history(run: Path) -> list[dict[str, float]]:
-    """Read ``history.csv`` back as a list of dicts of floats."""
-    path = Path(run) / "history.csv"
-    if not path.is_file():
-        raise RunError(f"{path}: missing; the run has no training history")
-    with open(path, encoding="utf-8") as handle:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+        raise RunError(f"{where}: does not fit the model ({first}); the run is corrupt") from None

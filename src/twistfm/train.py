@@ -1,44 +1,44 @@
-"""Training: data -> model -> loop -> checkpoints -> saved run, readable top to bottom.
+"""Training, readable top to bottom: data -> model -> loop -> checkpoints -> saved run.
 
 Every epoch is a pure function of (weights, optimiser state, seed, epoch number): its
-shuffle, augmentation and dropout draw from generators seeded by ``(seed, epoch)``. So a
-run resumed from its last end-of-epoch checkpoint finishes with exactly the weights and
-history of an uninterrupted run with the same seed.
+shuffle, augmentation and dropout draw from generators seeded by ``(seed, epoch)``, and the
+learning rate is a pure function of the step. So a run resumed from its last end-of-epoch
+checkpoint finishes with exactly the weights and history of an uninterrupted run.
+
+:func:`fit` calls its callbacks after every step and every epoch (as openTSNE's
+``optimize`` does); an epoch callback may stop training, and tests use step callbacks to
+interrupt a run at an exact program point.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import __version__
-from .atomic import write_json, write_text
-from .checkpoint import load_checkpoint, optimizer_to, save_checkpoint
 from .data import Dataset
 from .errors import Interrupted, OptionError, RunError
-from .models import count_parameters, create_model, format_summary, model_info
+from .models import count_parameters, create_model, format_summary, model_info, to_input
 from .progress import BatchBar, say
-from .runs import RUN_VERSION, check_run, new_run_dir, save_model, write_csv_rows
+from .runs import ModelRecord, RunDir
+from .schema import Typed, from_json
 
-__all__ = ["TrainConfig", "TrainResult", "fit", "resume", "evaluate", "predict", "to_input",
-           "select_device"]
+__all__ = ["TrainConfig", "Splits", "TrainEvent", "TrainResult", "Callback", "fit", "evaluate", "predict",
+           "select_device", "OPTIMIZERS", "SCHEDULES"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle", "cosine")
+_MAX_SEED = 2**63 - 1
 
 
-@dataclass(frozen=True)
-class TrainConfig:
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(Typed):
     """Everything that decides a training run; written to ``config.json``.
 
     Parameters
@@ -57,8 +57,8 @@ class TrainConfig:
     batch_size : int, default=32
     epochs : int, default=10
     val_split : float, default=0.2
-        Fraction held out for validation: the last part of the training set, as Keras's
-        ``validation_split`` takes it. 0 trains on everything.
+        Fraction of the training images held out for validation: the last ones, in file
+        order (the seeds' Keras ``validation_split`` took them so). 0 trains on everything.
     augment : bool, default=False
         Random horizontal flips and shifts of up to 2 pixels.
     tta : bool, default=False
@@ -69,10 +69,6 @@ class TrainConfig:
         "auto" takes CUDA when present, else the CPU.
     threads : int or None, default=None
         CPU threads for PyTorch; None keeps PyTorch's default.
-    n_train, n_test : int or None
-        Use only the first images of each split (quick runs and tests).
-    csv_dir, data_dir : str or None
-        Where the data came from (recorded so the run can be repeated).
     """
 
     model: str
@@ -91,18 +87,18 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
-    n_train: int | None = None
-    n_test: int | None = None
-    csv_dir: str | None = None
-    data_dir: str | None = None
 
     def check(self) -> None:
-        """Raise OptionError for any value out of range."""
+        """Raise OptionError for any value out of range (the one validation, at the entry of training)."""
         model_info(self.model)
         if self.optimizer not in OPTIMIZERS:
             raise OptionError(f"--optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise OptionError(f"--schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+        for option, value in (("--lr", self.lr), ("--momentum", self.momentum), ("--weight-decay", self.weight_decay),
+                              ("--val-split", self.val_split), ("--label-smoothing", self.label_smoothing)):
+            if not math.isfinite(value):
+                raise OptionError(f"{option} must be a finite number, got {value}")
         checks = [
             (self.lr > 0, f"--lr must be positive, got {self.lr}"),
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
@@ -111,6 +107,7 @@ class TrainConfig:
             (0 <= self.momentum < 1, f"--momentum must be in [0, 1), got {self.momentum}"),
             (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
             (0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
+            (0 <= self.seed <= _MAX_SEED, f"--seed must be in 0..{_MAX_SEED}, got {self.seed}"),
             (self.threads is None or self.threads >= 1, f"--threads must be at least 1, got {self.threads}"),
             (self.device in ("auto", "cpu") or self.device.startswith("cuda"),
              f"--device {self.device!r}: use auto, cpu or cuda"),
@@ -119,30 +116,75 @@ class TrainConfig:
             if not ok:
                 raise OptionError(message)
 
-    def to_json(self) -> dict[str, Any]:
-        """The config as a JSON object, with the run-format version."""
-        return {"twistfm_run_version": RUN_VERSION, "twistfm_version": __version__, **dataclasses.asdict(self)}
-
     @classmethod
-    def from_json(cls, obj: dict[str, Any], where: str = "config.json") -> TrainConfig:
-        """Rebuild a config from ``config.json``, refusing unknown or missing fields."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(obj) - names - {"twistfm_run_version", "twistfm_version", "kind"}
-        if unknown:
-            raise RunError(f"{where}: unknown fields {sorted(unknown)}; written by another twistfm version?")
+    def from_json(cls, obj: Any, where: str = "config.json") -> TrainConfig:
+        """Rebuild a config from JSON, refusing unknown, missing or mistyped fields and bad values."""
+        config = from_json(cls, obj, where)
         try:
-            config = cls(**{k: v for k, v in obj.items() if k in names})
             config.check()
-        except (TypeError, OptionError) as exc:
+        except OptionError as exc:
             raise RunError(f"{where}: invalid training config ({exc})") from None
         return config
 
 
+@dataclass(frozen=True)
+class Splits:
+    """The tensors one training run uses: fit, validation and test images (float32 NCHW) and label indices."""
+
+    x_fit: torch.Tensor
+    y_fit: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset, val_split: float) -> Splits:
+        """Hold out the last ``val_split`` of the training images for validation."""
+        x_train = to_input(dataset.x_train)
+        y_train = torch.from_numpy(dataset.label_index(dataset.y_train))
+        n_fit = len(x_train) - int(len(x_train) * val_split)
+        if n_fit < 1:
+            raise OptionError(f"--val-split {val_split} leaves no training images")
+        return cls(x_train[:n_fit], y_train[:n_fit], x_train[n_fit:], y_train[n_fit:],
+                   to_input(dataset.x_test), torch.from_numpy(dataset.label_index(dataset.y_test)))
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    """What a callback is told after each step and each epoch.
+
+    Attributes
+    ----------
+    kind : {"step", "epoch"}
+    epoch : int
+        The epoch in progress (step) or just finished (epoch), counted from 1.
+    step : int
+        Batches done in this epoch (counted from 1).
+    loss : float
+        The batch's loss (step) or the epoch's mean training loss (epoch).
+    row : dict or None
+        The epoch's history row (epoch events only), after its checkpoint was written.
+    run : RunDir
+    """
+
+    kind: str
+    epoch: int
+    step: int
+    loss: float
+    row: dict[str, float] | None
+    run: RunDir
+
+
+#: A callback receives every :class:`TrainEvent`; returning True after an epoch stops training there.
+Callback = Callable[[TrainEvent], "bool | None"]
+
+
 @dataclass
 class TrainResult:
-    """What :func:`fit` produced: the run directory, the trained model and its figures."""
+    """What :func:`fit` produced: the run folder, the trained model, its history and metrics."""
 
-    run: Path
+    run: RunDir
     model: nn.Module
     history: list[dict[str, float]]
     metrics: dict[str, Any]
@@ -157,9 +199,158 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def to_input(images: np.ndarray) -> torch.Tensor:
-    """uint8 images (N, 28, 28) -> float32 NCHW in [0, 1], the model boundary."""
-    return torch.from_numpy(np.array(images, dtype=np.float32)).unsqueeze(1).div_(255.0)
+def fit(config: TrainConfig, dataset: Dataset, run: RunDir, *, resume: bool = False,
+        callbacks: Sequence[Callback] = (), log: Callable[[str], None] | None = say) -> TrainResult:
+    """Train ``config.model`` on ``dataset`` into ``run``, checkpointing after every epoch.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    dataset : Dataset
+        The images to train on (already sliced to the run's counts).
+    run : RunDir
+        The run folder (its ``config.json`` is the caller's business).
+    resume : bool, default=False
+        Continue from the run's last end-of-epoch checkpoint.
+    callbacks : sequence of callables, default=()
+        Each is called with a :class:`TrainEvent` after every step and every epoch; one
+        returning True after an epoch stops training there (the run is then finished with
+        the epochs done, and ``metrics["stopped_early"]`` is true).
+    log : callable or None, default=print to stderr
+        Receives one line per epoch.
+
+    Returns
+    -------
+    TrainResult
+    """
+    config.check()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = select_device(config.device)
+    splits = Splits.from_dataset(dataset, config.val_split)
+    torch.manual_seed(config.seed)
+    model = create_model(config.model, dataset.num_labels, **config.model_args)
+    optimizer = _make_optimizer(config, model)
+    history = run.load_checkpoint(model, optimizer) if resume else []
+    if len(history) > config.epochs:
+        raise RunError(f"{run / RunDir.CHECKPOINT}: claims {len(history)} epochs done of {config.epochs}; "
+                       "the checkpoint does not belong to this config, start a new run")
+    if not resume:
+        run.write_summary(format_summary(model, config.model))
+    loop = _Loop(config, model.to(device), optimizer, splits, device, run, callbacks, log)
+    stopped = loop.train(history)
+
+    metrics = _final_metrics(loop, history, stopped)
+    model.to(torch.device("cpu")).to(memory_format=torch.contiguous_format)
+    run.save_model(model, ModelRecord(name=config.model, args=dict(config.model_args),
+                                      num_classes=dataset.num_labels,
+                                      label_values=[int(v) for v in dataset.label_values]))
+    run.write_history(history)
+    run.write_metrics(metrics)
+    run.clear_checkpoint()
+    return TrainResult(run, model, history, metrics)
+
+
+@dataclass
+class _Loop:
+    """The state one training loop works on, so its steps read as plain method calls."""
+
+    config: TrainConfig
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    splits: Splits
+    device: torch.device
+    run: RunDir
+    callbacks: Sequence[Callback]
+    log: Callable[[str], None] | None
+
+    def __post_init__(self) -> None:
+        self.channels_last = self.device.type == "cpu"
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        _optimizer_to(self.optimizer, self.device)
+        self.steps_per_epoch = math.ceil(len(self.splits.x_fit) / self.config.batch_size)
+
+    def train(self, history: list[dict[str, float]]) -> bool:
+        """Train the remaining epochs, appending to ``history``; True when a callback stopped early."""
+        epochs = self.config.epochs
+        for epoch in range(len(history) + 1, epochs + 1):
+            try:
+                row = self.train_epoch(epoch)
+            except KeyboardInterrupt:
+                done = epoch - 1
+                if not done:
+                    raise Interrupted(f"interrupted during epoch 1/{epochs}, before any checkpoint; start again") from None
+                raise Interrupted(f"interrupted during epoch {epoch}/{epochs}; the checkpoint after epoch {done} is "
+                                  f"saved: resume with 'twistfm train --resume {self.run}'") from None
+            history.append(row)
+            self.run.save_checkpoint(self.model, self.optimizer, history)
+            self.run.write_history(history)
+            if self.log is not None:
+                self.log(f"epoch {epoch}/{epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}  "
+                         f"val_loss {row['val_loss']:.4f}  val_acc {row['val_acc']:.4f}  test_acc {row['test_acc']:.4f}  "
+                         f"{row['epoch_time']:.1f}s + {row['eval_time']:.1f}s eval")
+            event = TrainEvent("epoch", epoch, self.steps_per_epoch, row["train_loss"], row, self.run)
+            if any([callback(event) for callback in self.callbacks]):
+                return True
+        return False
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over the shuffled fit images, then the evaluation; returns the history row."""
+        config, splits = self.config, self.splits
+        seed = _epoch_seed(config.seed, epoch - 1)
+        torch.manual_seed(seed)  # dropout draws
+        gen = torch.Generator().manual_seed(seed + 1)
+        order = torch.randperm(len(splits.x_fit), generator=gen)
+        total_steps = self.steps_per_epoch * config.epochs
+        self.model.train()
+        start = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = BatchBar(f"epoch {epoch}/{config.epochs}", self.steps_per_epoch)
+        for b in range(self.steps_per_epoch):
+            for group in self.optimizer.param_groups:
+                group["lr"] = _lr_at(config, (epoch - 1) * self.steps_per_epoch + b, total_steps)
+            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+            loss, hits = self.step(splits.x_fit[idx], splits.y_fit[idx], gen)
+            if not math.isfinite(loss):
+                bar.close()
+                self._diverged(epoch, loss)
+            loss_sum += loss * len(idx)
+            correct += hits
+            seen += len(idx)
+            bar.advance(f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f}")
+            event = TrainEvent("step", epoch, b + 1, loss, None, self.run)
+            for callback in self.callbacks:
+                callback(event)
+        bar.close()
+        epoch_time = time.perf_counter() - start
+        start = time.perf_counter()
+        val_loss, val_acc = evaluate(self.model, splits.x_val, splits.y_val, config.tta)
+        test_loss, test_acc = evaluate(self.model, splits.x_test, splits.y_test, config.tta)
+        return {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+                "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,
+                "lr": self.optimizer.param_groups[0]["lr"], "epoch_time": epoch_time,
+                "eval_time": time.perf_counter() - start}
+
+    def step(self, xb: torch.Tensor, yb: torch.Tensor, gen: torch.Generator) -> tuple[float, int]:
+        """One optimiser step on a batch; returns its loss and the number it got right."""
+        if self.config.augment:
+            xb = _augment(xb, gen)
+        xb, yb = xb.to(self.device), yb.to(self.device)
+        if self.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        logits = self.model(xb)
+        loss = F.cross_entropy(logits, yb, label_smoothing=self.config.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item(), int((logits.argmax(1) == yb).sum().item())
+
+    def _diverged(self, epoch: int, loss: float) -> None:
+        done = epoch - 1
+        kept = (f"the checkpoint after epoch {done} is kept" if done else "no checkpoint was written")
+        raise OptionError(f"{self.run}: the training loss became {loss} during epoch {epoch}: training diverged; "
+                          f"{kept}. Train again with a smaller --lr (now {self.config.lr:g})")
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -186,6 +377,14 @@ def _make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimi
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _optimizer_to(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
+    """Move the optimiser's state tensors to ``device`` (after loading a checkpoint on the CPU)."""
+    for state in optimizer.state.values():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor) and key != "step":
+                state[key] = value.to(device)
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator, shift: int = 2) -> torch.Tensor:
@@ -221,184 +420,37 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta: bool
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, tta: bool = False) -> tuple[float, float]:
-    """Mean cross-entropy loss and accuracy of ``model`` on (x, y)."""
+    """Mean cross-entropy loss and accuracy of ``model`` on (x, y); NaN for no images."""
     if len(x) == 0:
         return float("nan"), float("nan")
     logits = predict(model, x, tta=tta)
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
-def _prepare(config: TrainConfig, dataset: Dataset) -> dict[str, torch.Tensor]:
-    ds = dataset.subset(config.n_train, config.n_test)
-    x_train, y_train = to_input(ds.x_train), torch.from_numpy(dataset.label_index(ds.y_train))
-    n_val = int(len(x_train) * config.val_split)
-    n_fit = len(x_train) - n_val
-    if n_fit < 1:
-        raise OptionError(f"--val-split {config.val_split} leaves no training images")
-    return {
-        "x_fit": x_train[:n_fit], "y_fit": y_train[:n_fit],
-        "x_val": x_train[n_fit:], "y_val": y_train[n_fit:],
-        "x_test": to_input(ds.x_test), "y_test": torch.from_numpy(dataset.label_index(ds.y_test)),
-    }
-
-
-def fit(
-    config: TrainConfig,
-    dataset: Dataset,
-    run: Path | None = None,
-    runs_root: str | Path = "runs",
-    log: Callable[[str], None] | None = say,
-) -> TrainResult:
-    """Train ``config.model`` on ``dataset``, checkpointing every epoch into a run directory.
-
-    Parameters
-    ----------
-    config : TrainConfig
-    dataset : Dataset
-    run : Path, optional
-        An existing run directory to continue (see :func:`resume`); by default a new one
-        is created under ``runs_root``.
-    runs_root : path-like, default="runs"
-    log : callable or None, default=print to stderr
-        Receives one line per epoch when not on a terminal.
-
-    Returns
-    -------
-    TrainResult
-    """
-    config.check()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    device = select_device(config.device)
-    data = _prepare(config, dataset)
-    num_classes = dataset.num_labels
-    torch.manual_seed(config.seed)
-    model = create_model(config.model, num_classes, **config.model_args)
-    channels_last = device.type == "cpu"
-    optimizer = _make_optimizer(config, model)
-    history: list[dict[str, float]] = []
-    fresh = run is None
-    if fresh:
-        run = new_run_dir(config.model, runs_root)
-        write_json(run / "config.json", {"kind": "train", **config.to_json()})
-        write_text(run / "summary.txt", format_summary(model, config.model) + "\n")
-    else:
-        history = load_checkpoint(run, model, optimizer)
-    model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    optimizer_to(optimizer, device)
-
-    n_fit = len(data["x_fit"])
-    train_seconds = sum(h["epoch_time"] for h in history)
-    try:
-        train_seconds = _epochs(config, model, optimizer, data, history, run, device, channels_last, train_seconds, log)
-    except KeyboardInterrupt:
-        done = len(history)
-        if not done:
-            raise Interrupted(f"interrupted during epoch 1/{config.epochs}, before any checkpoint; start again") from None
-        raise Interrupted(f"interrupted during epoch {done + 1}/{config.epochs}; the checkpoint after epoch {done} "
-                          f"is saved: resume with 'twistfm train --resume {run}'") from None
-
-    metrics = _final_metrics(model, data, history, train_seconds, n_fit, config.tta)
-    metrics["parameters"] = count_parameters(model)
-    model.to(torch.device("cpu")).to(memory_format=torch.contiguous_format)
-    save_model(run, model, {
-        "name": config.model, "args": config.model_args, "num_classes": num_classes,
-        "label_values": dataset.label_values.tolist(),
-    })
-    write_csv_rows(run / "history.csv", history)
-    write_json(run / "metrics.json", metrics)
-    for name in ("checkpoint.safetensors", "checkpoint.json"):
-        (run / name).unlink(missing_ok=True)
-    return TrainResult(run, model, history, metrics)
-
-
-def _epochs(config, model, optimizer, data, history, run, device, channels_last, train_seconds, log) -> float:
-    """Run the remaining epochs, checkpointing after each; returns the total training seconds."""
-    n_fit = len(data["x_fit"])
-    steps_per_epoch = math.ceil(n_fit / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    for epoch in range(len(history), config.epochs):
-        torch.manual_seed(_epoch_seed(config.seed, epoch))  # dropout draws
-        gen = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch) + 1)
-        order = torch.randperm(n_fit, generator=gen)
-        model.train()
-        start = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
-        batches = range(steps_per_epoch)
-        bar = BatchBar(f"epoch {epoch + 1}/{config.epochs}", steps_per_epoch)
-        for b in batches:
-            step = epoch * steps_per_epoch + b
-            for group in optimizer.param_groups:
-                group["lr"] = _lr_at(config, step, total_steps)
-            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-            xb, yb = data["x_fit"][idx], data["y_fit"][idx]
-            if config.augment:
-                xb = _augment(xb, gen)
-            xb, yb = xb.to(device), yb.to(device)
-            if channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb, label_smoothing=config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.item() * len(yb)
-            correct += (logits.argmax(1) == yb).sum().item()
-            seen += len(yb)
-            bar.advance(f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f}")
-        bar.close()
-        epoch_time = time.perf_counter() - start
-        train_seconds += epoch_time
-        val_loss, val_acc = evaluate(model, data["x_val"], data["y_val"], config.tta)
-        test_loss, test_acc = evaluate(model, data["x_test"], data["y_test"], config.tta)
-        row = {
-            "epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-            "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,
-            "lr": optimizer.param_groups[0]["lr"], "epoch_time": epoch_time,
-        }
-        history.append(row)
-        save_checkpoint(run, model, optimizer, history)
-        if log is not None:
-            log(
-                f"epoch {epoch + 1}/{config.epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}  "
-                f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  test_acc {test_acc:.4f}  {epoch_time:.1f}s"
-            )
-    return train_seconds
-
-
-def _final_metrics(model, data, history, train_seconds, n_fit, tta) -> dict[str, Any]:
+def _final_metrics(loop: _Loop, history: list[dict[str, float]], stopped: bool) -> dict[str, Any]:
     start = time.perf_counter()
-    logits = predict(model, data["x_test"], tta=tta)
+    logits = predict(loop.model, loop.splits.x_test, tta=loop.config.tta)
     infer = time.perf_counter() - start
-    y = data["y_test"]
+    y = loop.splits.y_test
     pred = logits.argmax(1)
     k = logits.shape[1]
     confusion = torch.bincount(y * k + pred, minlength=k * k).reshape(k, k)
+    train_seconds = sum(h["epoch_time"] for h in history)
     last = history[-1]
     return {
-        "test_acc": (pred == y).float().mean().item() if len(y) else float("nan"),
-        "test_loss": F.cross_entropy(logits, y).item() if len(y) else float("nan"),
+        "test_acc": (pred == y).float().mean().item(),
+        "test_loss": F.cross_entropy(logits, y).item(),
         "train_acc": last["train_acc"], "val_acc": last["val_acc"], "val_loss": last["val_loss"],
         "epochs": len(history),
+        "stopped_early": stopped,
         "training_seconds": train_seconds,
-        "train_images_per_second": n_fit * len(history) / train_seconds if train_seconds else float("nan"),
+        "evaluation_seconds": sum(h["eval_time"] for h in history),
+        "train_images_per_second": len(loop.splits.x_fit) * len(history) / train_seconds,
         "test_inference_seconds": infer,
-        "test_images_per_second": len(y) / infer if infer else float("nan"),
+        "test_images_per_second": len(y) / infer,
         "confusion": confusion.tolist(),
-        "device": str(next(model.parameters()).device),
+        "parameters": count_parameters(loop.model),
+        "device": str(loop.device),
         "threads": torch.get_num_threads(),
     }
 
-
-def resume(run: str | Path, dataset: Dataset, log: Callable[[str], None] | None = say) -> TrainResult:
-    """Continue an interrupted training run from its last end-of-epoch checkpoint."""
-    run = Path(run)
-    config_json = check_run(run, need_model=False)
-    config = TrainConfig.from_json(config_json, str(run / "config.json"))
-    if (run / "model.safetensors").is_file() and not (run / "checkpoint.json").is_file():
-        raise RunError(f"{run}: training already finished; nothing to resume")
-    if not (run / "checkpoint.json").is_file():
-        raise RunError(f"{run}: no checkpoint (interrupted before the first epoch ended); start a new run")
-    return fit(config, dataset, run=run, log=log)

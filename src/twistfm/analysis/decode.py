@@ -1,8 +1,9 @@
 """Naming the mystery labels: which original Fashion-MNIST classes hide behind each label.
 
-Each image's original class is recovered directly when the data came from the archives;
-for a user's CSV images, by exact pixel match against the installed Fashion-MNIST; and for
-images that match nothing, by a 10-class reference classifier (counted and marked).
+Each image's original class is known directly when the data came from the archives; for a
+user's CSV images it is recovered by an exact pixel match against the installed
+Fashion-MNIST; images that match nothing are named by a 10-class reference classifier when
+the caller supplies one, and stay unknown otherwise.
 """
 
 from __future__ import annotations
@@ -12,22 +13,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data import CLASS_NAMES, Dataset, load_fashion_mnist
+from ..data import CLASS_NAMES, Dataset
+from ..schema import Typed
 from .metrics import contingency
 
-__all__ = ["ClassRecovery", "LabelDecoding", "recover_classes", "decode_labels", "match_pixels"]
+__all__ = ["ClassRecovery", "LabelMeaning", "LabelDecoding", "recover_classes", "decode_labels", "match_pixels",
+           "UNKNOWN", "HOW"]
+
+#: The class id of an image whose class is unknown.
+UNKNOWN = -1
+#: How an image's class was found.
+HOW = ("given", "pixel match", "predicted", "unknown")
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ClassRecovery:
     """Original class of every image (train then test), and how it was found.
 
     Attributes
     ----------
     classes : ndarray of int64
-        Class id 0..9 per image.
+        Class id 0..9 per image, or ``UNKNOWN`` (-1).
     how : ndarray of str
-        ``"given"``, ``"pixel match"`` or ``"predicted"`` per image.
+        One of ``HOW`` per image.
     """
 
     classes: np.ndarray
@@ -39,81 +47,108 @@ class ClassRecovery:
         return {str(v): int(c) for v, c in zip(values, counts, strict=True)}
 
 
-@dataclass
-class LabelDecoding:
+@dataclass(frozen=True, kw_only=True)
+class LabelMeaning:
+    """One label in terms of the original classes.
+
+    Attributes
+    ----------
+    label : int
+    classes : list of str
+        Classes most of whose images carry this label, sorted by name.
+    shares : dict
+        Class name -> share of that class's images that carry this label (only classes with some).
+    """
+
+    label: int
+    classes: list[str]
+    shares: dict[str, float]
+
+    def line(self) -> str:
+        """E.g. ``label 4 = Coat (100%) + Dress (99%) + Ankle boot (100%)``."""
+        names = sorted(self.classes, key=lambda n: -self.shares[n])
+        body = " + ".join(f"{n} ({self.shares[n]:.0%})" for n in names) or "(no class is mostly here)"
+        return f"label {self.label} = {body}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelDecoding(Typed):
     """The meaning of each label in terms of the original classes.
 
     Attributes
     ----------
-    table : ndarray, shape (labels, 10)
-        Images of each class (column) carrying each label (row).
-    label_values : list of int
-    meaning : dict
-        Label value -> class names most of whose images carry that label, sorted by name.
-    shares : dict
-        Label value -> {class name: share of that class's images that carry this label}.
+    table : ndarray of int64, shape (labels, 10)
+        Images of each class (column) carrying each label (row); images of unknown class
+        are not counted.
+    labels : list of LabelMeaning
+        One per label value, in sorted order.
     recovery : dict
-        How each image's class was found (counts).
+        How each image's class was found (counts by way, see ``HOW``).
     """
 
     table: np.ndarray
-    label_values: list[int]
-    meaning: dict[int, list[str]]
-    shares: dict[int, dict[str, float]]
+    labels: list[LabelMeaning]
     recovery: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def label_values(self) -> list[int]:
+        """The label values, in the order of ``table``'s rows."""
+        return [m.label for m in self.labels]
+
+    @property
+    def known(self) -> bool:
+        """Whether any image's class is known (else nothing could be named)."""
+        return bool(self.table.sum())
 
     def as_json(self) -> dict[str, list[str]]:
         """Label (as a string) -> sorted class names, the ``decode --json`` answer."""
-        return {str(k): v for k, v in self.meaning.items()}
+        return {str(m.label): m.classes for m in self.labels}
 
     def lines(self) -> list[str]:
         """One line per label, e.g. ``label 4 = Coat (100%) + Dress (99%) + Ankle boot (100%)``."""
-        out = []
-        for value in self.label_values:
-            names = sorted(self.meaning[value], key=lambda n: -self.shares[value][n])
-            body = " + ".join(f"{n} ({self.shares[value][n]:.0%})" for n in names) or "(no class is mostly here)"
-            out.append(f"label {value} = {body}")
-        return out
+        return [m.line() for m in self.labels]
 
 
 def match_pixels(images: np.ndarray, reference: np.ndarray, reference_classes: np.ndarray) -> np.ndarray:
-    """Class of each image whose pixels exactly equal a reference image; -1 where none does."""
+    """Class of each image whose pixels exactly equal a reference image; ``UNKNOWN`` where none does."""
     lookup: dict[bytes, int] = {}
     for row, cls in zip(reference.reshape(len(reference), -1), reference_classes, strict=True):
         lookup.setdefault(row.tobytes(), int(cls))
     flat = np.ascontiguousarray(images).reshape(len(images), -1)
-    return np.array([lookup.get(row.tobytes(), -1) for row in flat], dtype=np.int64)
+    return np.array([lookup.get(row.tobytes(), UNKNOWN) for row in flat], dtype=np.int64)
 
 
 def recover_classes(
     dataset: Dataset,
-    data_dir: str | None = None,
+    original: Dataset | None = None,
     reference_classifier: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> ClassRecovery:
-    """Original class of every train and test image of ``dataset``.
+    """Original class of every train and test image of ``dataset`` (train first).
 
     Parameters
     ----------
     dataset : Dataset
-    data_dir : str, optional
-        Folder with the Fashion-MNIST archives for pixel matching.
+    original : Dataset, optional
+        The original Fashion-MNIST, to match pixels against when ``dataset`` does not know
+        its classes. Without it, those classes stay unknown.
     reference_classifier : callable, optional
         Maps uint8 images to class ids 0..9; used for images that match nothing. Without
-        one, such images stay unknown (-1).
+        one, such images stay unknown.
     """
-    images = np.concatenate([dataset.x_train, dataset.x_test])
-    if dataset.class_train is not None and dataset.class_test is not None:
+    if dataset.has_classes:
         classes = np.concatenate([dataset.class_train, dataset.class_test])
-        return ClassRecovery(classes, np.full(len(classes), "given"))
-    ref_train, c_train, _ = load_fashion_mnist("train", data_dir)
-    ref_test, c_test, _ = load_fashion_mnist("test", data_dir)
-    classes = match_pixels(images, np.concatenate([ref_train, ref_test]), np.concatenate([c_train, c_test]))
+        return ClassRecovery(classes=classes, how=np.full(len(classes), "given"))
+    images = np.concatenate([dataset.x_train, dataset.x_test])
+    classes = np.full(len(images), UNKNOWN, dtype=np.int64)
+    if original is not None:
+        classes = match_pixels(images, np.concatenate([original.x_train, original.x_test]),
+                               np.concatenate([original.class_train, original.class_test]))
     how = np.where(classes >= 0, "pixel match", "unknown").astype(object)
     missing = classes < 0
     if missing.any() and reference_classifier is not None:
         classes[missing] = reference_classifier(images[missing])
         how[missing] = "predicted"
-    return ClassRecovery(classes, how.astype(str))
+    return ClassRecovery(classes=classes, how=how.astype(str))
 
 
 def decode_labels(labels: np.ndarray, classes: np.ndarray, recovery: dict[str, int] | None = None) -> LabelDecoding:
@@ -124,7 +159,9 @@ def decode_labels(labels: np.ndarray, classes: np.ndarray, recovery: dict[str, i
     labels : ndarray of int
         Label of each image.
     classes : ndarray of int
-        Original class 0..9 of each image (-1 = unknown, ignored).
+        Original class 0..9 of each image (``UNKNOWN`` images are ignored).
+    recovery : dict, optional
+        How the classes were found, recorded with the decoding.
     """
     known = classes >= 0
     label_values = np.unique(labels)
@@ -134,16 +171,10 @@ def decode_labels(labels: np.ndarray, classes: np.ndarray, recovery: dict[str, i
         for j, cv in enumerate(cols):
             table[np.searchsorted(label_values, lv), cv] = sub[i, j]
     per_class = table.sum(axis=0)
-    meaning: dict[int, list[str]] = {int(v): [] for v in label_values}
-    shares: dict[int, dict[str, float]] = {int(v): {} for v in label_values}
-    for c, name in enumerate(CLASS_NAMES):
-        if per_class[c] == 0:
-            continue
-        for i, value in enumerate(label_values):
-            share = table[i, c] / per_class[c]
-            if share > 0:
-                shares[int(value)][name] = float(share)
-            if share > 0.5:
-                meaning[int(value)].append(name)
-    meaning = {k: sorted(v) for k, v in meaning.items()}
-    return LabelDecoding(table, [int(v) for v in label_values], meaning, shares, recovery or {})
+    meanings = []
+    for i, value in enumerate(label_values):
+        shares = {name: float(table[i, c] / per_class[c]) for c, name in enumerate(CLASS_NAMES)
+                  if per_class[c] and table[i, c]}
+        meanings.append(LabelMeaning(label=int(value), classes=sorted(n for n, s in shares.items() if s > 0.5),
+                                     shares=shares))
+    return LabelDecoding(table=table, labels=meanings, recovery=recovery or {})

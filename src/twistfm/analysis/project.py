@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
 from ..errors import OptionError
+from ..schema import Typed
 
-__all__ = ["Projection", "pca", "tsne", "umap", "neighbourhood_preservation", "umap_available"]
+__all__ = ["Projection", "pca", "tsne", "umap", "neighbourhood_preservation", "umap_available", "PRESERVATION_K"]
+
+#: Neighbours compared by :func:`neighbourhood_preservation`.
+PRESERVATION_K = 10
 
 
-@dataclass
-class Projection:
+@dataclass(frozen=True, kw_only=True)
+class Projection(Typed):
     """Points in 2-D and how they were made.
 
     Attributes
     ----------
     method : str
+        ``"pca"``, ``"tsne"`` or ``"umap"``.
     points : ndarray of float32, shape (N, 2)
     params : dict
     explained_variance : list of float or None
@@ -28,15 +34,27 @@ class Projection:
 
     method: str
     points: np.ndarray
-    params: dict
+    params: dict[str, Any]
     explained_variance: list[float] | None = None
+
+    @property
+    def title(self) -> str:
+        """The method's name as people write it."""
+        return {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}.get(self.method, self.method)
+
+    @property
+    def axes(self) -> tuple[str, str]:
+        """Axis labels: principal components for PCA, the method's dimensions otherwise."""
+        if self.method == "pca":
+            return ("PC1", "PC2")
+        return (f"{self.title} 1", f"{self.title} 2")
 
 
 def pca(X: np.ndarray, seed: int = 0) -> Projection:
     """The first two principal components."""
     model = PCA(n_components=2, random_state=seed).fit(X)
-    return Projection("pca", model.transform(X).astype(np.float32), {"seed": seed},
-                      [float(v) for v in model.explained_variance_ratio_])
+    return Projection(method="pca", points=model.transform(X).astype(np.float32), params={"seed": seed},
+                      explained_variance=[float(v) for v in model.explained_variance_ratio_])
 
 
 def tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = -1, pca_dims: int = 50,
@@ -73,9 +91,10 @@ def tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = -
     embedding = embedding.optimize(n_iter=early_iter, exaggeration=12, momentum=0.5)
     embedding = embedding.optimize(n_iter=coarse_iter, momentum=0.8, ints_in_interval=2)
     embedding = embedding.optimize(n_iter=fine_iter, momentum=0.8)
-    return Projection("tsne", np.asarray(embedding, dtype=np.float32),
-                      {"seed": seed, "perplexity": perplexity, "pca_dims": pca_dims, "early_exaggeration_iter": early_iter,
-                       "coarse_iter": coarse_iter, "fine_iter": fine_iter})
+    return Projection(method="tsne", points=np.asarray(embedding, dtype=np.float32),
+                      params={"seed": seed, "perplexity": perplexity, "pca_dims": pca_dims,
+                              "early_exaggeration_iter": early_iter, "coarse_iter": coarse_iter,
+                              "fine_iter": fine_iter})
 
 
 def umap_available() -> bool:
@@ -94,10 +113,10 @@ def umap(X: np.ndarray, seed: int = 0) -> Projection:
     import umap as umap_lib
 
     points = umap_lib.UMAP(n_components=2, random_state=seed).fit_transform(X)
-    return Projection("umap", np.asarray(points, dtype=np.float32), {"seed": seed})
+    return Projection(method="umap", points=np.asarray(points, dtype=np.float32), params={"seed": seed})
 
 
-def neighbourhood_preservation(X: np.ndarray, points: np.ndarray, k: int = 10) -> float:
+def neighbourhood_preservation(X: np.ndarray, points: np.ndarray, k: int = PRESERVATION_K) -> float:
     """Mean share of each point's k nearest neighbours in ``X`` that stay among its k nearest in 2-D."""
     high = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X, return_distance=False)[:, 1:]
     low = NearestNeighbors(n_neighbors=k + 1).fit(points).kneighbors(points, return_distance=False)[:, 1:]

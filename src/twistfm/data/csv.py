@@ -200,7 +200,10 @@ def read_csv_dir(csv_dir: str | os.PathLike) -> Dataset:
         y = read_labels_csv(csv_dir / f"y_{split}.csv", n_expected=len(x))
         parts[split] = (x, y)
     check_labels(parts["train"][1], str(csv_dir / "y_train.csv"))
-    return Dataset(*parts["train"], *parts["test"], None, None, source=f"CSV files in {csv_dir}")
+    (x_train, y_train), (x_test, y_test) = parts["train"], parts["test"]
+    folder = csv_dir.resolve()
+    return Dataset(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+                   source=f"CSV files in {folder}", csv_dir=str(folder))
 
 
 def _encode_rows(values: np.ndarray) -> bytes:

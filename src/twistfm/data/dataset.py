@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-import os
+import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from ..errors import DataError
-from .fashion_mnist import load_fashion_mnist
-from .twisted import twist
+from ..errors import DataError, OptionError
+from .twisted import CLASS_NAMES
 
-__all__ = ["Dataset", "load_dataset"]
+__all__ = ["Dataset", "LabelSummary", "SPLITS", "check_labels", "check_count"]
+
+#: The splits a later stage may ask for: one of the two, or both (train first, then test).
+SPLITS: tuple[str, ...] = ("test", "train", "all")
 
 
 @dataclass(frozen=True)
+class LabelSummary:
+    """One label of a dataset: its image counts and, where known, the classes behind it."""
+
+    label: int
+    train: int
+    test: int
+    classes: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Dataset:
     """Images and labels for one study.
 
@@ -26,16 +39,20 @@ class Dataset:
     class_train, class_test : ndarray of int64 or None
         Original Fashion-MNIST class ids when known (built-in data), else None.
     source : str
-        Where the data came from, for reports.
+        Where the data came from, in words, for reports.
+    csv_dir, data_dir : str or None
+        The absolute folder the data was read from: a CSV folder, or the archives' folder.
     """
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    class_train: np.ndarray | None
-    class_test: np.ndarray | None
-    source: str
+    class_train: np.ndarray | None = None
+    class_test: np.ndarray | None = None
+    source: str = "in memory"
+    csv_dir: str | None = None
+    data_dir: str | None = None
 
     @property
     def label_values(self) -> np.ndarray:
@@ -47,47 +64,71 @@ class Dataset:
         """How many distinct labels the data has."""
         return len(self.label_values)
 
+    @property
+    def has_classes(self) -> bool:
+        """Whether the original class of every image is known."""
+        return self.class_train is not None and self.class_test is not None
+
     def label_index(self, y: np.ndarray) -> np.ndarray:
         """Map label values to 0..num_labels-1 (the class index a model predicts)."""
         return np.searchsorted(self.label_values, y).astype(np.int64)
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the images and labels of both splits: equal data, equal fingerprint."""
+        digest = hashlib.sha256()
+        for array in (self.x_train, self.y_train, self.x_test, self.y_test):
+            digest.update(str(array.shape).encode())
+            digest.update(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes())
+        return digest.hexdigest()
+
     def subset(self, n_train: int | None = None, n_test: int | None = None) -> Dataset:
-        """The first ``n_train`` training and ``n_test`` test images (for quick runs)."""
+        """The first ``n_train`` training and ``n_test`` test images (for quick runs).
+
+        A count larger than the split takes the whole split; see :meth:`used_counts`.
+        """
+        check_count("--n-train", n_train)
+        check_count("--n-test", n_test)
         tr, te = slice(0, n_train), slice(0, n_test)
         return Dataset(
-            self.x_train[tr], self.y_train[tr], self.x_test[te], self.y_test[te],
-            None if self.class_train is None else self.class_train[tr],
-            None if self.class_test is None else self.class_test[te],
-            self.source,
+            x_train=self.x_train[tr], y_train=self.y_train[tr], x_test=self.x_test[te], y_test=self.y_test[te],
+            class_train=None if self.class_train is None else self.class_train[tr],
+            class_test=None if self.class_test is None else self.class_test[te],
+            source=self.source, csv_dir=self.csv_dir, data_dir=self.data_dir,
         )
 
+    def used_counts(self, n_train: int | None, n_test: int | None) -> tuple[int, int]:
+        """How many train and test images :meth:`subset` takes for these counts."""
+        return (len(self.x_train) if n_train is None else min(n_train, len(self.x_train)),
+                len(self.x_test) if n_test is None else min(n_test, len(self.x_test)))
 
-def load_dataset(
-    csv_dir: str | os.PathLike | None = None,
-    data_dir: str | os.PathLike | None = None,
-    download: bool = True,
-) -> Dataset:
-    """Load the built-in Twisted Fashion-MNIST, or a user's CSV folder.
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Images, labels and classes (or None) of ``"test"``, ``"train"`` or ``"all"`` (train, then test)."""
+        if name not in SPLITS:
+            raise OptionError(f"--split {name!r}: choose one of {', '.join(SPLITS)}")
+        if name == "test":
+            return self.x_test, self.y_test, self.class_test
+        if name == "train":
+            return self.x_train, self.y_train, self.class_train
+        classes = np.concatenate([self.class_train, self.class_test]) if self.has_classes else None
+        return np.concatenate([self.x_train, self.x_test]), np.concatenate([self.y_train, self.y_test]), classes
 
-    Parameters
-    ----------
-    csv_dir : path-like, optional
-        A folder with ``x_train.csv``, ``y_train.csv``, ``x_test.csv``, ``y_test.csv`` in
-        the seed format. When given, labels come from these files.
-    data_dir : path-like, optional
-        Folder with the Fashion-MNIST archives (built-in data only).
-    download : bool, default=True
-    """
-    if csv_dir is not None:
-        from .csv import read_csv_dir
+    def describe(self) -> list[LabelSummary]:
+        """Per label: train and test counts and, where classes are known, the classes behind it."""
+        rows = []
+        for value in self.label_values:
+            classes: tuple[str, ...] = ()
+            if self.class_train is not None:
+                classes = tuple(CLASS_NAMES[c] for c in np.unique(self.class_train[self.y_train == value]))
+            rows.append(LabelSummary(int(value), int((self.y_train == value).sum()), int((self.y_test == value).sum()),
+                                     classes))
+        return rows
 
-        return read_csv_dir(csv_dir)
-    x_train, c_train, archives = load_fashion_mnist("train", data_dir, download)
-    x_test, c_test, _ = load_fashion_mnist("test", data_dir, download)
-    return Dataset(
-        x_train, twist(c_train), x_test, twist(c_test), c_train, c_test,
-        source=f"Fashion-MNIST archives in {archives.directory} ({archives.origin})",
-    )
+
+def check_count(option: str, value: int | None) -> None:
+    """Refuse an image count below 1 (None means all images)."""
+    if value is not None and value < 1:
+        raise OptionError(f"{option} must be at least 1 (or left out to use every image), got {value}")
 
 
 def check_labels(y: np.ndarray, where: str) -> None:

@@ -99,10 +99,6 @@ class Archives:
     directory: Path
     origin: str
 
-    def path(self, split: str, kind: str) -> Path:
-        """Path of the archive for ``split`` (train/test) and ``kind`` (images/labels)."""
-        return self.directory / ARCHIVES[(split, kind)]
-
 
 def cache_dir() -> Path:
     """The user cache folder where downloads are kept."""

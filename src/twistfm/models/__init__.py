@@ -2,9 +2,9 @@
 
 from . import seeds  # noqa: F401,I001  (registers the seeds' models first)
 from . import ours  # noqa: F401,E402
-from .layers import INPUT_SHAPE
+from .layers import INPUT_SHAPE, to_input
 from .registry import ModelInfo, create_model, list_models, model_info, register_model
-from .summary import count_parameters, format_summary, layer_table
+from .summary import LayerRow, count_parameters, format_summary, layer_table
 
-__all__ = ["INPUT_SHAPE", "ModelInfo", "count_parameters", "create_model", "format_summary",
-           "layer_table", "list_models", "model_info", "register_model"]
+__all__ = ["INPUT_SHAPE", "LayerRow", "ModelInfo", "count_parameters", "create_model", "format_summary",
+           "layer_table", "list_models", "model_info", "register_model", "to_input"]

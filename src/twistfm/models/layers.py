@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
+import torch
 from torch import nn
 
-__all__ = ["conv", "dense", "named", "INPUT_SHAPE"]
+__all__ = ["conv", "dense", "named", "to_input", "INPUT_SHAPE"]
 
 #: Every model takes float32 NCHW images in [0, 1] of this shape.
 INPUT_SHAPE = (1, 28, 28)
+
+
+def to_input(images: np.ndarray) -> torch.Tensor:
+    """The model boundary: uint8 images (N, 28, 28) -> float32 NCHW in [0, 1] (``x / 255``)."""
+    return torch.from_numpy(np.asarray(images, dtype=np.float32)).unsqueeze(1).div_(255.0)
 
 
 def _activation(name: str | None) -> nn.Module:

@@ -65,9 +65,10 @@ def leaky(num_classes: int, units: int = 64) -> nn.Module:
     """Seed 000's own design, as its text lists the layers.
 
     What the seed leaves open is chosen here: convolutions are 'same' with ReLU ("ReLU
-    unless said"), the two explicit LeakyReLUs use Keras's default slope 0.3, pooling
-    floors odd sizes as Keras's 'valid' pooling does (28->14->7->3->1), and the hidden
-    dense layer has ``units`` = 64.
+    unless said"), except the third, which the seed follows with a LeakyReLU; the three
+    LeakyReLUs (on the raw input, after the third convolution, after the hidden dense
+    layer) use Keras's default slope 0.3; pooling floors odd sizes as Keras's 'valid'
+    pooling does (28->14->7->3->1); and the hidden dense layer has ``units`` = 64.
     """
     return keras_init(named(
         ("act0", nn.LeakyReLU(0.3)),

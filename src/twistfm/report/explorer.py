@@ -18,9 +18,11 @@ from bokeh.plotting import figure
 from bokeh.resources import INLINE
 from PIL import Image
 
+from ..analysis import Analysis
+from ..data import CLASS_NAMES
 from .palette import NOISE_COLOR, PALETTE
 
-__all__ = ["image_data_uris", "explorer_components", "TOOLTIP"]
+__all__ = ["image_data_uris", "explorer_components", "explorer_for", "TOOLTIP"]
 
 TOOLTIP = """
 <div style="display:flex;gap:8px;align-items:center">
@@ -105,3 +107,25 @@ def explorer_components(
 def _natural(text: str) -> tuple:
     head, _, tail = text.rpartition(" ")
     return (head, int(tail)) if tail.lstrip("-").isdigit() else (text, 0)
+
+
+def explorer_for(analysis: Analysis, images: np.ndarray) -> tuple[str, str, str]:
+    """The explorer of an analysis: its projections, coloured by label, each clustering, prediction, class."""
+    labels, predicted, classes = analysis.labels, analysis.predicted, analysis.classes
+    kmeans = analysis.clusterings["kmeans"].labels_
+    dbscan = analysis.clusterings["dbscan"].labels_
+    original = ["unknown class" if c < 0 else CLASS_NAMES[c] for c in classes]
+    colourings = {
+        "label": [f"label {v}" for v in labels],
+        "K-means": [f"cluster {c}" for c in kmeans],
+        "DBSCAN": ["noise" if c < 0 else f"cluster {c}" for c in dbscan],
+        "predicted": [f"label {v}" for v in predicted],
+        "correct": ["correct" if p == t else "wrong" for p, t in zip(predicted, labels, strict=True)],
+    }
+    if (classes >= 0).any():
+        colourings["original class"] = original
+    hover = {"label": [str(v) for v in labels], "predicted": [str(v) for v in predicted],
+             "kmeans": [str(c) for c in kmeans], "dbscan": ["noise" if c < 0 else str(c) for c in dbscan],
+             "original": original}
+    projections = {p.title: p.points for p in sorted(analysis.projections.values(), key=lambda p: p.method != "tsne")}
+    return explorer_components(projections, images, colourings, hover)

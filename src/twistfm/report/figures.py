@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import matplotlib
@@ -11,21 +12,38 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from ..analysis import Analysis  # noqa: E402
+from ..data import CLASS_NAMES  # noqa: E402
 from .palette import color_of  # noqa: E402
 
-__all__ = ["curves_figure", "confusion_figure", "comparison_figure", "scatter_figure",
-           "image_grid_figure", "mean_images_figure", "kdistance_figure", "save_figure"]
+__all__ = ["curves_figure", "confusion_figure", "comparison_figure", "scatter_figure", "image_grid_figure",
+           "mean_images_figure", "kdistance_figure", "png", "training_figures", "analysis_figures",
+           "scatter_name", "LOSS", "ACCURACY", "CONFUSION", "COMPARISON", "KDISTANCE", "GALLERY_LABELS",
+           "GALLERY_KMEANS", "KMEANS_MEANS", "DECODING", "RETRIEVAL", "AMBIGUOUS"]
+
+#: Figure names: a run folder stores figure NAME as ``NAME.png``; the report picks them by these names.
+LOSS, ACCURACY, CONFUSION, COMPARISON = "loss", "accuracy", "confusion", "comparison"
+KDISTANCE, GALLERY_LABELS, GALLERY_KMEANS, KMEANS_MEANS = "dbscan-kdistance", "gallery-labels", "gallery-kmeans", "kmeans-means"
+DECODING, RETRIEVAL, AMBIGUOUS = "decoding", "retrieval", "ambiguous"
+#: Queries shown in the retrieval figure.
+RETRIEVAL_QUERIES = 6
+#: Ambiguous images shown in their figure.
+AMBIGUOUS_SHOWN = 30
 
 _SPLITS = (("train", "-"), ("val", "--"), ("test", ":"))
 
 
-def save_figure(fig: Figure, path) -> None:
-    """Save a figure as PNG atomically and close it."""
-    from ..atomic import atomic_open
+def scatter_name(method: str, colouring: str) -> str:
+    """Name of the scatter figure of projection ``method`` coloured by ``colouring``."""
+    return f"{method}-by-{colouring}"
 
-    with atomic_open(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+
+def png(fig: Figure) -> bytes:
+    """The figure as PNG bytes; the figure is closed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
+    return buffer.getvalue()
 
 
 def curves_figure(history: Sequence[dict[str, float]], metric: str, title: str = "") -> Figure:
@@ -134,3 +152,86 @@ def kdistance_figure(distances: np.ndarray, eps: float, k: int) -> Figure:
     ax.set_title("k-distance curve (DBSCAN eps at its knee)")
     ax.legend()
     return fig
+
+
+def training_figures(history: Sequence[dict[str, float]], confusion: np.ndarray, label_values: Sequence[int],
+                     title: str) -> dict[str, Figure]:
+    """Loss and accuracy per epoch and the test confusion matrix of one trained model."""
+    names = [str(v) for v in label_values]
+    return {
+        LOSS: curves_figure(history, "loss", f"{title}: loss per epoch"),
+        ACCURACY: curves_figure(history, "acc", f"{title}: accuracy per epoch"),
+        CONFUSION: confusion_figure(np.asarray(confusion), names, f"{title}: test confusion matrix"),
+    }
+
+
+def analysis_figures(analysis: Analysis, images: np.ndarray) -> dict[str, Figure]:
+    """Every static figure of an analysis; ``images`` are the analysed split's uint8 images."""
+    figures: dict[str, Figure] = {}
+    for projection in analysis.projections.values():
+        figures.update(_scatter_set(analysis, projection))
+    dbscan = analysis.clusterings.get("dbscan")
+    if dbscan is not None and dbscan.k_distances is not None:
+        figures[KDISTANCE] = kdistance_figure(dbscan.k_distances, dbscan.params["eps"], dbscan.params["min_samples"])
+    rng = np.random.default_rng(analysis.config.seed)
+    n = analysis.config.gallery_size
+    km = analysis.clusterings["kmeans"].labels_
+    figures[GALLERY_LABELS] = _groups_gallery(images, analysis.labels, km, "k", "L", n, rng,
+                                              "Random test images per label (caption: label, K-means cluster)")
+    figures[GALLERY_KMEANS] = _groups_gallery(images, km, analysis.labels, "L", "k", n, rng,
+                                              "Random test images per K-means cluster (caption: cluster, label)")
+    clusters = np.unique(km)
+    figures[KMEANS_MEANS] = mean_images_figure(np.stack([images[km == c].mean(axis=0) for c in clusters]),
+                                               [f"cluster {c}" for c in clusters], "Mean image per K-means cluster")
+    figures[DECODING] = confusion_figure(analysis.decoding.table, [f"label {v}" for v in analysis.decoding.label_values],
+                                         "Original classes behind each label (rows: label)", "original class",
+                                         "mystery label", xticklabels=list(CLASS_NAMES))
+    figures[RETRIEVAL] = _retrieval_figure(analysis, images, rng)
+    top = analysis.ambiguous.index[:AMBIGUOUS_SHOWN]
+    if len(top):
+        captions = [f"given {g} / nbrs {m}" for g, m in zip(analysis.ambiguous.given[:AMBIGUOUS_SHOWN],
+                                                              analysis.ambiguous.majority[:AMBIGUOUS_SHOWN], strict=True)]
+        figures[AMBIGUOUS] = image_grid_figure(images[top], captions,
+                                               "Ambiguous images (most disagreeing neighbourhoods first)")
+    return figures
+
+
+def _scatter_set(analysis: Analysis, projection) -> dict[str, Figure]:
+    y = analysis.labels
+    index_of = {v: i for i, v in enumerate(analysis.label_values)}
+    title = projection.title
+    if projection.explained_variance:
+        ev = projection.explained_variance
+        title += f" (explained variance {ev[0]:.1%} + {ev[1]:.1%})"
+    figures = {scatter_name(projection.method, "label"): scatter_figure(
+        projection.points, np.array([index_of[int(v)] for v in y]), f"{title}, coloured by label",
+        {i: f"label {v}" for v, i in index_of.items()}, *projection.axes)}
+    for name, result in analysis.clusterings.items():
+        mapping = {int(c): i for c, i in result.matched.items()}
+        colours = np.array([mapping[int(c)] for c in result.labels_])
+        cluster_names = {mapping[c]: f"cluster {c}" for c in mapping if c >= 0}
+        figures[scatter_name(projection.method, name)] = scatter_figure(
+            projection.points, colours, f"{title}, coloured by {name} cluster", cluster_names, *projection.axes)
+    return figures
+
+
+def _groups_gallery(x, groups, other, other_name, group_name, n, rng, title) -> Figure:
+    images, captions = [], []
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        pick = np.sort(rng.choice(idx, min(n, len(idx)), replace=False))
+        pick = np.concatenate([pick, np.full(n - len(pick), -1)])
+        for i in pick:
+            images.append(x[i] if i >= 0 else np.zeros((28, 28), np.uint8))
+            captions.append(f"{group_name}{g} {other_name}{other[i]}" if i >= 0 else "")
+    return image_grid_figure(np.stack(images), captions, title, cols=n)
+
+
+def _retrieval_figure(analysis: Analysis, images: np.ndarray, rng: np.random.Generator) -> Figure:
+    y = analysis.labels
+    queries = np.sort(rng.choice(len(y), min(RETRIEVAL_QUERIES, len(y)), replace=False))
+    neighbours = analysis.neighbours.index[queries]
+    shown = np.concatenate([[q, *nb] for q, nb in zip(queries, neighbours, strict=True)])
+    captions = [c for q, nb in zip(queries, neighbours, strict=True) for c in [f"query L{y[q]}", *[f"L{y[j]}" for j in nb]]]
+    return image_grid_figure(images[shown], captions, "Nearest neighbours in the encoding (first column: query)",
+                             cols=neighbours.shape[1] + 1)

@@ -1,0 +1,140 @@
+"""The analysis of one run as one typed object: its settings and every stage's result.
+
+:class:`AnalysisConfig` holds the options, checked once at the entry of the analysis;
+:class:`Analysis` gathers the results (layer scores, projections, clusterings, decoding,
+neighbours, ambiguous images). The report and the explorer read an :class:`Analysis`;
+``to_json``/``from_json`` turn it into a JSON object with arrays kept apart and back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import OptionError
+from ..schema import Typed
+from .cluster import Clustering
+from .decode import LabelDecoding
+from .layers import LayerScores
+from .neighbours import AmbiguousImages, Neighbours
+from .project import Projection, umap_available
+
+__all__ = ["AnalysisConfig", "Analysis"]
+
+_MAX_SEED = 2**32 - 1  # scikit-learn's random_state range
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalysisConfig:
+    """Settings of the analysis of one run.
+
+    Parameters
+    ----------
+    layer : str or None, default=None
+        Layer to encode from; None picks the best-scoring layer.
+    k : int or None, default=None
+        K-means clusters; None uses the number of labels.
+    eps : float or None, default=None
+        DBSCAN radius; None chooses it at the knee of the k-distance curve.
+    min_samples : int, default=4
+        DBSCAN's minimum neighbourhood size.
+    perplexity : float, default=30
+        t-SNE perplexity.
+    use_umap : bool, default=False
+        Also project with UMAP (needs the optional ``umap`` extra).
+    seed : int, default=0
+    gallery_size : int, default=12
+        Images per row in the galleries.
+    train_sample : int, default=10000
+        Training images used to fit k-NN in the layer choice.
+    """
+
+    layer: str | None = None
+    k: int | None = None
+    eps: float | None = None
+    min_samples: int = 4
+    perplexity: float = 30.0
+    use_umap: bool = False
+    seed: int = 0
+    gallery_size: int = 12
+    train_sample: int = 10000
+
+    def check(self, n_points: int) -> None:
+        """Raise OptionError for any option out of range for ``n_points`` points, or a missing extra."""
+        checks = [
+            (self.k is None or 1 <= self.k <= n_points,
+             f"--k {self.k}: k-means with k={self.k} needs 1 <= k <= the number of points ({n_points})"),
+            (self.eps is None or (math.isfinite(self.eps) and self.eps > 0), f"--eps must be a positive number, got {self.eps}"),
+            (1 <= self.min_samples <= n_points,
+             f"--min-samples must be between 1 and the number of points ({n_points}), got {self.min_samples}"),
+            (math.isfinite(self.perplexity) and self.perplexity > 0,
+             f"--perplexity must be a positive number, got {self.perplexity}"),
+            (0 <= self.seed <= _MAX_SEED, f"--seed must be in 0..{_MAX_SEED}, got {self.seed}"),
+            (self.gallery_size >= 1, f"gallery_size must be at least 1, got {self.gallery_size}"),
+            (self.train_sample >= 1, f"train_sample must be at least 1, got {self.train_sample}"),
+            (not self.use_umap or umap_available(), "--umap needs the optional package: pip install 'twistfm[umap]'"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise OptionError(message)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Analysis(Typed):
+    """Everything the analysis of one run found, for one split of its data.
+
+    Attributes
+    ----------
+    config : AnalysisConfig
+    model : str
+        The analysed model's name.
+    split : str
+        The split whose images the per-point arrays describe (``"test"``).
+    layers : LayerScores
+    layer : str
+        The layer encoded from.
+    default_layer : str
+        The last hidden layer (the one the seeds would take).
+    labels, predicted : ndarray of int64
+        Label and predicted label of each point.
+    classes : ndarray of int64
+        Original class of each point, -1 where unknown.
+    projections : dict
+        Method -> :class:`Projection`.
+    clusterings : dict
+        Method -> :class:`Clustering`.
+    decoding : LabelDecoding
+        The meaning of each label (over both splits).
+    knn_acc : float
+        k-NN accuracy of the chosen layer's encoding.
+    neighbours : Neighbours
+        Every point's nearest points in the encoding.
+    ambiguous : AmbiguousImages
+    preservation : float or None
+        Share of each point's nearest neighbours that t-SNE keeps.
+    """
+
+    config: AnalysisConfig
+    model: str
+    split: str
+    layers: LayerScores
+    layer: str
+    default_layer: str
+    labels: np.ndarray
+    predicted: np.ndarray
+    classes: np.ndarray
+    projections: dict[str, Projection]
+    clusterings: dict[str, Clustering]
+    decoding: LabelDecoding
+    knn_acc: float
+    neighbours: Neighbours
+    ambiguous: AmbiguousImages
+    preservation: float | None = None
+
+    @property
+    def label_values(self) -> list[int]:
+        """The sorted label values of the analysed points."""
+        return [int(v) for v in np.unique(self.labels)]
+

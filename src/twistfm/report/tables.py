@@ -1,0 +1,56 @@
+"""Tables for people and other tools: CSV and Markdown text from rows, and an analysis's tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+from typing import Any
+
+from ..analysis import Analysis, Clustering
+
+__all__ = ["csv_text", "markdown_table", "analysis_tables", "contingency_rows", "LAYERS", "AMBIGUOUS", "DECODING"]
+
+#: File names of the tables an analysis writes (beside its figures).
+LAYERS, AMBIGUOUS, DECODING = "layers.csv", "ambiguous.csv", "decoding.txt"
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Rows of dicts as CSV text (columns from the first row)."""
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """Rows of dicts as a Markdown table."""
+    if not rows:
+        return ""
+    head = list(rows[0])
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(str(r[h]) for h in head) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def contingency_rows(clustering: Clustering) -> list[dict[str, Any]]:
+    """One row per cluster ("noise" for -1) with its count of each label."""
+    return [{"cluster": "noise" if c < 0 else int(c),
+             **{f"label {v}": int(n) for v, n in zip(clustering.label_values, row, strict=True)}}
+            for c, row in zip(clustering.cluster_ids, clustering.table, strict=True)]
+
+
+def analysis_tables(analysis: Analysis) -> dict[str, str]:
+    """The analysis's tables by file name: layer scores, contingencies, ambiguous images, decoding."""
+    tables = {LAYERS: csv_text([asdict(r) for r in analysis.layers.rows])}
+    for name, clustering in analysis.clusterings.items():
+        tables[f"{name}-contingency.csv"] = csv_text(contingency_rows(clustering))
+    amb = analysis.ambiguous
+    tables[AMBIGUOUS] = csv_text([
+        {f"{analysis.split}_index": int(i), "given": int(g), "neighbour_majority": int(m),
+         "disagreement": round(float(d), 3)}
+        for i, g, m, d in zip(amb.index, amb.given, amb.majority, amb.disagreement, strict=True)])
+    tables[DECODING] = "\n".join(analysis.decoding.lines()) + "\n"
+    return tables
