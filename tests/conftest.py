@@ -76,3 +76,28 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """Run the command line in this process (fast): its exit code, stdout and stderr."""
+    import contextlib
+    import io
+
+    from twistfm.cli import app, run_guarded
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run_guarded(lambda: app(list(args), standalone_mode=False))
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_cli_error(result: tuple[int, str, str], *fragments: str, code: int = 2) -> None:
+    """An in-process :func:`cli` result: the exit code, one line on stderr, no traceback, the fragments."""
+    returncode, _, stderr = result
+    assert returncode == code, (returncode, stderr)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: " if code == 2 else "stopped: "), lines[0]
+    assert "Traceback" not in stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])

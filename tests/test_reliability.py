@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -219,3 +220,112 @@ def test_random_malformed_csv_only_raises_twistfm_errors(tmp_path, text, rows):
         read_labels_csv(path, n_expected=rows or None)
     except TwistfmError:
         pass
+
+
+# Replaces MODULE.NAME by a wrapper that sends SIGINT to this process on call number AFTER + 1
+# (a program point), then runs the command line with the remaining arguments.
+_CTRL_C_AT_A_CALL = """
+import importlib, os, signal, sys
+module, name, after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+mod = importlib.import_module(module)
+real, calls = getattr(mod, name), [0]
+
+def wrapper(*args, **kwargs):
+    calls[0] += 1
+    if calls[0] > after:
+        os.kill(os.getpid(), signal.SIGINT)
+    return real(*args, **kwargs)
+
+setattr(mod, name, wrapper)
+from twistfm.cli import main
+sys.argv = ["twistfm", *sys.argv[4:]]
+main()
+"""
+
+
+def _ctrl_c_at(module: str, name: str, after: int, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", _CTRL_C_AT_A_CALL, module, name, str(after), *args],
+                          capture_output=True, text=True, timeout=600, cwd=cwd, env={**os.environ, "CI": "1"})
+
+
+def _stopped_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 130, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in result.stderr
+    return lines[-1]
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    from conftest import split_dataset, synthetic_images, write_csv_dir
+
+    tmp = tmp_path_factory.mktemp("analysed")
+    x, y = synthetic_images(700, 3, seed=21)
+    csv = write_csv_dir(tmp / "csv", split_dataset(x, y, 500))
+    assert run_cli("train", "cm1", "--epochs", "1", "--csv-dir", str(csv), "--runs", str(tmp / "r")).returncode == 0
+    run = next((tmp / "r").iterdir())
+    result = run_cli("analyze", str(run))
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_analyze_keeps_the_previous_analysis(tmp_path, analysed):
+    run = tmp_path / analysed.name
+    shutil.copytree(analysed, run, symlinks=True)
+    before = (run / "analysis" / "analysis.json").read_bytes()
+    result = _ctrl_c_at("twistfm.pipeline", "tsne", 0, "analyze", str(run))
+    assert _stopped_line(result) == (f"stopped: interrupted while analysing {run}: its previous analysis is kept; "
+                                     f"run 'twistfm analyze {run}' again")
+    assert (run / "analysis" / "analysis.json").read_bytes() == before
+    assert len(list((run / ".analysis-versions").iterdir())) == 1, "the half-made analysis was removed"
+
+
+def test_ctrl_c_during_encode_writes_no_encoding(tmp_path, analysed):
+    run = tmp_path / analysed.name
+    shutil.copytree(analysed, run, symlinks=True)
+    result = _ctrl_c_at("twistfm.encode", "encode_batches", 0, "encode", str(run))
+    assert _stopped_line(result) == (f"stopped: interrupted while encoding {run}: no new encoding was written (an "
+                                     f"earlier one is kept); run 'twistfm encode {run}' again")
+    assert not list((run / "encoding").glob("output*")) and not list((run / "encoding").glob(".*tmp"))
+
+
+def test_ctrl_c_while_drawing_figures_then_resume_draws_them(tmp_path, analysed):
+    csv = analysed.parent.parent / "csv"
+    result = _ctrl_c_at("twistfm.report.figures", "png", 0, "train", "cm1", "--epochs", "1", "--csv-dir", str(csv),
+                        "--runs", str(tmp_path / "r"))
+    run = next((tmp_path / "r").iterdir())
+    assert _stopped_line(result) == (f"stopped: interrupted while drawing the figures of {run}: the trained model is "
+                                     f"saved; draw the figures with 'twistfm train --resume {run}'")
+    assert (run / "model.safetensors").is_file()
+    assert run_cli("train", "--resume", str(run)).returncode == 0
+    assert {p.name for p in (run / "figures").iterdir()} == {"loss.png", "accuracy.png", "confusion.png"}
+    assert_one_line_error(run_cli("train", "--resume", str(run)), "already finished")
+
+
+@pytest.mark.realdata
+def test_ctrl_c_during_export_leaves_whole_files(tmp_path):
+    from conftest import REAL_DATA
+
+    if not REAL_DATA:
+        pytest.skip("Fashion-MNIST archives are not installed")
+    result = _ctrl_c_at("twistfm.data.csv", "write_images_csv", 1, "data", "export", "--out", str(tmp_path / "out"))
+    assert _stopped_line(result) == (f"stopped: interrupted during the export to {tmp_path / 'out'}: the files finished "
+                                     "so far are complete and the one being written was discarded; run the command "
+                                     "again to write them all")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["class_train.csv", "x_train.csv", "y_train.csv"]
+    assert (tmp_path / "out" / "x_train.csv").stat().st_size == 132_891_899
+
+
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path):
+    import errno
+
+    from twistfm.errors import WriteError
+
+    target = tmp_path / "file.bin"
+    with pytest.raises(WriteError) as info:
+        with atomic_open(target, "wb"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert str(info.value) == (f"{target}: cannot write (No space left on device); free some disk space, then run the "
+                               "command again")
+    assert list(tmp_path.iterdir()) == []

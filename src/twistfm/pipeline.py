@@ -7,11 +7,12 @@ calls one of these per command; so can a notebook.
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from .atomic import atomic_open, write_bytes, write_json, write_text
 from .data import Dataset, DataSpec, LabelSummary, export_csv, load_original
 from .data.loader import load_dataset
 from .encode import check_layer, default_layer, encode, encode_to_npy
-from .errors import DataError, OptionError, RunError
+from .errors import DataError, Interrupted, OptionError, RunError
 from .models import LayerRow, layer_table, to_input
 from .progress import say
 from .recipes import recipe
@@ -104,9 +105,21 @@ def data_info(data: DataSpec) -> tuple[Dataset, list[LabelSummary]]:
     return dataset, dataset.describe()
 
 
+@contextlib.contextmanager
+def _interrupted(message: Callable[[], str]) -> Iterator[None]:
+    """Turn Ctrl-C inside the block into one :class:`Interrupted` line built by ``message``."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(message()) from None
+
+
 def export_data(out: str | Path, data_dir: str | None = None) -> list[Path]:
     """Write the built-in data as the seeds' CSV files (byte for byte), plus the original classes."""
-    return export_csv(load_dataset(data_dir=data_dir), out)
+    dataset = load_dataset(data_dir=data_dir)
+    with _interrupted(lambda: f"interrupted during the export to {out}: the files finished so far are complete and "
+                              "the one being written was discarded; run the command again to write them all"):
+        return export_csv(dataset, out)
 
 
 # ------------------------------------------------------------------ training
@@ -121,9 +134,10 @@ def train(config: TrainConfig, data: DataSpec, *, runs_root: str | Path = "runs"
     config.check()
     data.check()
     full = dataset if dataset is not None else data.load_full()
+    asked = data
     data = data.resolve(full)
-    if log and full.used_counts(None, None) != (data.n_train, data.n_test):
-        log(f"using {data.n_train:,} training and {data.n_test:,} test images")
+    if log and ((asked.n_train or 0) > data.n_train or (asked.n_test or 0) > data.n_test):
+        log(f"the data has fewer images than asked for: using {data.n_train:,} training and {data.n_test:,} test images")
     run = RunDir.create(config.model, runs_root)
     run.write_config("train", {"train": config.to_json(), "data": _data_json(data)})
     result = fit(config, full.subset(data.n_train, data.n_test), run, callbacks=callbacks, log=log)
@@ -136,7 +150,12 @@ def resume(path: str | Path, *, callbacks: Sequence[Callback] = (), log: Log = s
     run = RunDir.open(path, kind="train")
     config, data = _train_config(run)
     if run.has_model and not run.has_checkpoint:
-        raise RunError(f"{run}: training already finished; nothing to resume")
+        if all(run.figure(name).is_file() for name in F.TRAINING_FIGURES):
+            raise RunError(f"{run}: training already finished; nothing to resume")
+        model, _ = run.load_model()
+        result = TrainResult(run, model, run.history(), run.metrics())
+        _save_training_figures(result)
+        return result
     if not run.has_checkpoint:
         raise RunError(f"{run}: no checkpoint (interrupted before the first epoch ended); start a new run")
     dataset = data.load_checked(str(run / RunDir.CONFIG))
@@ -157,10 +176,13 @@ def _train_config(run: RunDir) -> tuple[TrainConfig, DataSpec]:
 
 
 def _save_training_figures(result: TrainResult) -> None:
-    record = result.run.model_record()
-    for name, fig in F.training_figures(result.history, np.array(result.metrics["confusion"]), record.label_values,
-                                        record.name).items():
-        write_bytes(result.run.figure(name), F.png(fig))
+    run = result.run
+    record = run.model_record()
+    with _interrupted(lambda: f"interrupted while drawing the figures of {run}: the trained model is saved; draw "
+                              f"the figures with 'twistfm train --resume {run}'"):
+        for name, fig in F.training_figures(result.history, np.array(result.metrics["confusion"]), record.label_values,
+                                            record.name).items():
+            write_bytes(run.figure(name), F.png(fig))
 
 
 # ------------------------------------------------------------------ comparing
@@ -265,9 +287,11 @@ def encode_run(path: str | Path, layer: str | None = None, split: str = "test") 
     check_layer(model, layer)
     x, y, _ = _run_dataset(run).split(split)
     target = run.encoding(layer, split)
-    shape = encode_to_npy(model, x, layer, target)
-    with atomic_open(run.labels(split), "wb") as handle:
-        np.save(handle, y, allow_pickle=False)
+    with _interrupted(lambda: f"interrupted while encoding {run}: no new encoding was written (an earlier one is "
+                              f"kept); run 'twistfm encode {run}' again"):
+        with atomic_open(run.labels(split), "wb") as handle:
+            np.save(handle, y, allow_pickle=False)
+        shape = encode_to_npy(model, x, layer, target)
     return target, shape
 
 
@@ -285,12 +309,14 @@ def analyse_run(path: str | Path, config: AnalysisConfig = AnalysisConfig(), *, 
     if len(np.unique(ds.y_test)) < 2:
         raise OptionError(f"the test split has only one label ({ds.y_test[0]}); clustering scores need at least 2")
     log = log or (lambda _line: None)
-    analysis = compute_analysis(model, record, ds, config, log)
-    figures = {name: F.png(fig) for name, fig in F.analysis_figures(analysis, ds.x_test).items()}
-    document, arrays = split_arrays(analysis.to_json())
-    files = {f"{RunDir.FIGURES}/{name}.png": data for name, data in figures.items()}
-    files.update({name: text.encode() for name, text in analysis_tables(analysis).items()})
-    run.write_analysis(document, arrays, files)
+    kept = "its previous analysis is kept" if run.has_analysis else "no analysis was written"
+    with _interrupted(lambda: f"interrupted while analysing {run}: {kept}; run 'twistfm analyze {run}' again"):
+        analysis = compute_analysis(model, record, ds, config, log)
+        figures = {name: F.png(fig) for name, fig in F.analysis_figures(analysis, ds.x_test).items()}
+        document, arrays = split_arrays(analysis.to_json())
+        files = {f"{RunDir.FIGURES}/{name}.png": data for name, data in figures.items()}
+        files.update({name: text.encode() for name, text in analysis_tables(analysis).items()})
+        run.write_analysis(document, arrays, files)
     return analysis, figures
 
 
@@ -319,6 +345,9 @@ def compute_analysis(model: nn.Module, record: ModelRecord, ds: Dataset, config:
         log(f"{name}: {s['n_clusters']} clusters, {s['noise']} noise, ARI {s['ari']:.3f}, NMI {s['nmi']:.3f}, "
             f"purity {s['purity']:.3f}")
     projections = [pca(X, config.seed), tsne(X, config.seed, config.perplexity)]
+    if projections[1].params["perplexity"] != config.perplexity:
+        log(f"--perplexity {config.perplexity:g} is too large for {len(X)} points; t-SNE used "
+            f"{projections[1].params['perplexity']:.3g}, the largest it allows")
     if config.use_umap:
         projections.append(umap(X, config.seed))
     decoding, recovery = decode_dataset(ds, seed=config.seed, log=log)
@@ -436,11 +465,15 @@ def run_study(preset: str = "quick", data: DataSpec = DataSpec(), *, seed: int =
     study_config = {"preset": preset, "seed": seed, "epochs": epochs, "data": _data_json(data.resolve(full)),
                     "analyzed": spec.analyzed, "models": {k: c.to_json() for k, c in configs.items()}}
     folder.write_config("study", study_config)
-    comparison = compare(configs, data, out=folder / RunDir.COMPARE, dataset=full, log=log)
-    run = comparison.results[spec.analyzed].run
-    if log:
-        log(f"== analysing the encoding of {spec.analyzed}")
-    analysis, figures = analyse_run(run.path, analysis_config, dataset=full, log=log)
+    try:
+        comparison = compare(configs, data, out=folder / RunDir.COMPARE, dataset=full, log=log)
+        run = comparison.results[spec.analyzed].run
+        if log:
+            log(f"== analysing the encoding of {spec.analyzed}")
+        analysis, figures = analyse_run(run.path, analysis_config, dataset=full, log=log)
+    except (KeyboardInterrupt, Interrupted):
+        raise Interrupted(f"interrupted during the study in {folder}: it is incomplete; start it again with "
+                          f"'{command}'") from None
     ds = full.subset(data.n_train, data.n_test)
     report = build_report(folder / RunDir.REPORT, StudyReport(
         title=f"Twisted Fashion-MNIST study ({preset} preset)", command=command, config=study_config,

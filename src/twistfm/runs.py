@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import secrets
 import shutil
@@ -32,9 +33,17 @@ from . import __version__
 from .atomic import atomic_open, make_folder, write_bytes, write_json, write_text
 from .errors import OptionError, RunError
 from .models import create_model
-from .schema import from_json, to_json
+from .schema import check_value, from_json, to_json
 
 __all__ = ["RUN_VERSION", "RunDir", "ModelRecord", "HISTORY_FIELDS"]
+
+#: The fields of ``metrics.json`` that later stages read, with their types.
+_METRICS: dict[str, Any] = {"test_acc": float, "test_loss": float, "train_acc": float, "val_acc": float | None,
+                            "epochs": int, "training_seconds": float, "train_images_per_second": float,
+                            "test_inference_seconds": float, "confusion": list[list[int]], "parameters": int}
+
+#: History fields that are null when there is nothing to measure (no validation images).
+_MAY_BE_MISSING = ("val_loss", "val_acc")
 
 #: Version of the run-folder format; a run of another version is refused with a clear line.
 RUN_VERSION = 2
@@ -189,8 +198,9 @@ class RunDir:
         if version != RUN_VERSION:
             raise RunError(f"{self / self.CONFIG}: run format version {version!r}, this twistfm reads version "
                            f"{RUN_VERSION}; re-run the training with this version")
-        if not isinstance(config.get("kind"), str):
-            raise RunError(f"{self / self.CONFIG}: missing field 'kind'; the run is incomplete or corrupt")
+        for key in ("kind", "twistfm_version"):
+            if not isinstance(config.get(key), str):
+                raise RunError(f"{self / self.CONFIG}: field {key!r} is missing or not a string; the run is corrupt")
         return config
 
     def write_summary(self, text: str) -> None:
@@ -202,8 +212,14 @@ class RunDir:
         write_json(self / self.METRICS, metrics)
 
     def metrics(self) -> dict[str, Any]:
-        """``metrics.json``."""
-        return self.read_json(self.METRICS)
+        """``metrics.json``, with the fields later stages use checked."""
+        metrics = self.read_json(self.METRICS)
+        where = self / self.METRICS
+        for key, hint in _METRICS.items():
+            if key not in metrics:
+                raise RunError(f"{where}: missing field {key!r}; the run is incomplete or corrupt")
+            metrics[key] = check_value(metrics[key], hint, f"{where}: field {key!r}")
+        return metrics
 
     # ------------------------------------------------------------ history
 
@@ -282,15 +298,20 @@ class RunDir:
         _save_tensors(self / self.CHECKPOINT_WEIGHTS, tensors)
         write_json(self / self.CHECKPOINT, {"epochs_done": len(history), "history": history})
 
-    def load_checkpoint(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> list[dict[str, float]]:
-        """Restore weights and optimiser state from the checkpoint; return the history so far."""
+    def load_checkpoint(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                        epochs: int) -> list[dict[str, float]]:
+        """Restore weights and optimiser state from the checkpoint of a run of ``epochs``; return the history so far."""
         where = self / self.CHECKPOINT
         meta = self.read_json(self.CHECKPOINT)
         history = meta.get("history")
-        if (not isinstance(history, list) or meta.get("epochs_done") != len(history)
-                or not all(isinstance(r, dict) and set(r) == set(HISTORY_FIELDS)
-                           and all(isinstance(v, (int, float)) for v in r.values()) for r in history)):
-            raise RunError(f"{where}: inconsistent checkpoint; start a new run")
+        if not isinstance(history, list) or meta.get("epochs_done") != len(history):
+            raise RunError(f"{where}: inconsistent checkpoint (its history does not match its epochs); start a new run")
+        if len(history) > epochs:
+            raise RunError(f"{where}: claims {len(history)} epochs done of {epochs}; the checkpoint does not belong "
+                           "to this run's config, start a new run")
+        history = [_history_row(row, f"{where}: history[{i}]") for i, row in enumerate(history)]
+        if [r["epoch"] for r in history] != list(range(1, len(history) + 1)):
+            raise RunError(f"{where}: inconsistent checkpoint (its epochs are not 1..{len(history)}); start a new run")
         tensors = _load_tensors(self / self.CHECKPOINT_WEIGHTS)
         state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
         _load_state(model, state, self / self.CHECKPOINT_WEIGHTS)
@@ -396,6 +417,22 @@ class RunDir:
     def analysis_file(self, name: str) -> Path:
         """Path of a file inside the current analysis."""
         return self / self.ANALYSIS / name
+
+
+def _history_row(row: Any, where: str) -> dict[str, float]:
+    """One history row read back from JSON (where a missing measurement is null)."""
+    if not isinstance(row, dict) or set(row) != set(HISTORY_FIELDS):
+        raise RunError(f"{where}: expected the fields {', '.join(HISTORY_FIELDS)}; start a new run")
+    out = {}
+    for key in HISTORY_FIELDS:
+        value = row[key]
+        if value is None and key in _MAY_BE_MISSING:
+            value = float("nan")
+        elif (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+              or (key == "epoch" and not float(value).is_integer())):
+            raise RunError(f"{where}: field {key!r} must be a finite number, found {value!r}; start a new run")
+        out[key] = int(value) if key == "epoch" else float(value)
+    return out
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:

@@ -68,7 +68,8 @@ def from_json(cls: type[T], obj: Any, where: str, *, ignore: tuple[str, ...] = (
     Raises
     ------
     RunError
-        If ``obj`` is not an object, has unknown or missing fields, or a field of the wrong type.
+        If ``obj`` is not an object, has unknown or missing fields (every field must be
+        written, defaults are never filled in), or a field of the wrong type.
     """
     if not isinstance(obj, dict):
         raise RunError(f"{where}: expected a JSON object, found {_kind(obj)}; the file is corrupt")
@@ -77,14 +78,10 @@ def from_json(cls: type[T], obj: Any, where: str, *, ignore: tuple[str, ...] = (
     unknown = sorted(set(obj) - set(fields) - set(ignore))
     if unknown:
         raise RunError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; written by another twistfm version?")
-    values = {}
-    for name, f in fields.items():
-        if name not in obj:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise RunError(f"{where}: missing field {name!r}; the file is incomplete or corrupt")
-            continue
-        values[name] = check_value(obj[name], hints[name], f"{where}: field {name!r}")
-    return cls(**values)
+    missing = [name for name in fields if name not in obj]
+    if missing:  # never fill a default in silently: the file would say something it does not
+        raise RunError(f"{where}: missing field {missing[0]!r}; the file is incomplete or corrupt")
+    return cls(**{name: check_value(obj[name], hints[name], f"{where}: field {name!r}") for name in fields})
 
 
 def check_value(value: Any, hint: Any, where: str) -> Any:

@@ -24,7 +24,7 @@ from torch import nn
 
 from .data import Dataset
 from .errors import Interrupted, OptionError, RunError
-from .models import count_parameters, create_model, format_summary, model_info, to_input
+from .models import check_model_args, count_parameters, create_model, format_summary, to_input
 from .progress import BatchBar, say
 from .runs import ModelRecord, RunDir
 from .schema import Typed, from_json
@@ -90,7 +90,7 @@ class TrainConfig(Typed):
 
     def check(self) -> None:
         """Raise OptionError for any value out of range (the one validation, at the entry of training)."""
-        model_info(self.model)
+        check_model_args(self.model, self.model_args)
         if self.optimizer not in OPTIMIZERS:
             raise OptionError(f"--optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
@@ -166,6 +166,8 @@ class TrainEvent:
     row : dict or None
         The epoch's history row (epoch events only), after its checkpoint was written.
     run : RunDir
+    model : nn.Module
+        The model being trained (as Keras callbacks see ``self.model``).
     """
 
     kind: str
@@ -174,6 +176,7 @@ class TrainEvent:
     loss: float
     row: dict[str, float] | None
     run: RunDir
+    model: nn.Module
 
 
 #: A callback receives every :class:`TrainEvent`; returning True after an epoch stops training there.
@@ -231,10 +234,7 @@ def fit(config: TrainConfig, dataset: Dataset, run: RunDir, *, resume: bool = Fa
     torch.manual_seed(config.seed)
     model = create_model(config.model, dataset.num_labels, **config.model_args)
     optimizer = _make_optimizer(config, model)
-    history = run.load_checkpoint(model, optimizer) if resume else []
-    if len(history) > config.epochs:
-        raise RunError(f"{run / RunDir.CHECKPOINT}: claims {len(history)} epochs done of {config.epochs}; "
-                       "the checkpoint does not belong to this config, start a new run")
+    history = run.load_checkpoint(model, optimizer, config.epochs) if resume else []
     if not resume:
         run.write_summary(format_summary(model, config.model))
     loop = _Loop(config, model.to(device), optimizer, splits, device, run, callbacks, log)
@@ -290,7 +290,7 @@ class _Loop:
                 self.log(f"epoch {epoch}/{epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}  "
                          f"val_loss {row['val_loss']:.4f}  val_acc {row['val_acc']:.4f}  test_acc {row['test_acc']:.4f}  "
                          f"{row['epoch_time']:.1f}s + {row['eval_time']:.1f}s eval")
-            event = TrainEvent("epoch", epoch, self.steps_per_epoch, row["train_loss"], row, self.run)
+            event = TrainEvent("epoch", epoch, self.steps_per_epoch, row["train_loss"], row, self.run, self.model)
             if any([callback(event) for callback in self.callbacks]):
                 return True
         return False
@@ -319,7 +319,7 @@ class _Loop:
             correct += hits
             seen += len(idx)
             bar.advance(f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f}")
-            event = TrainEvent("step", epoch, b + 1, loss, None, self.run)
+            event = TrainEvent("step", epoch, b + 1, loss, None, self.run, self.model)
             for callback in self.callbacks:
                 callback(event)
         bar.close()

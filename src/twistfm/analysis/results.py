@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ..errors import OptionError
-from ..schema import Typed
+from ..errors import OptionError, RunError
+from ..schema import Typed, from_json
 from .cluster import Clustering
 from .decode import LabelDecoding
 from .layers import LayerScores
@@ -138,3 +139,22 @@ class Analysis(Typed):
         """The sorted label values of the analysed points."""
         return [int(v) for v in np.unique(self.labels)]
 
+    @classmethod
+    def from_json(cls, obj: Any, where: str) -> Analysis:
+        """Rebuild from :meth:`to_json`'s object, checking every field and that the parts fit together."""
+        analysis = from_json(cls, obj, where)
+        analysis.check(where)
+        return analysis
+
+    def check(self, where: str) -> None:
+        """Raise RunError unless every stage is present and every per-point array has one entry per point."""
+        missing = ({"pca", "tsne"} - set(self.projections)) | ({"kmeans", "dbscan"} - set(self.clusterings))
+        if missing:
+            raise RunError(f"{where}: the analysis lacks {', '.join(sorted(missing))}; run the analysis again")
+        n = len(self.labels)
+        per_point = {"predicted": self.predicted, "classes": self.classes, "neighbours.index": self.neighbours.index,
+                     **{f"projections.{k}.points": p.points for k, p in self.projections.items()},
+                     **{f"clusterings.{k}.labels_": c.labels_ for k, c in self.clusterings.items()}}
+        for name, array in per_point.items():
+            if len(array) != n:
+                raise RunError(f"{where}: {name} has {len(array)} entries for {n} points; run the analysis again")

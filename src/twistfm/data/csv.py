@@ -1,58 +1,126 @@
 """The seed CSV format: read a user's CSV folder fast and strictly, write it byte for byte.
 
-Format: ``x_*.csv`` has an optional header row ``0,1,...,783`` and one row of 784
-comma-separated integers 0..255 per image; ``y_*.csv`` has an optional one-cell header and
-one integer label per row. Line ends are ``\\n`` (``\\r\\n`` is accepted on reading).
+Format: ``x_*.csv`` has an optional header row and one row of 784 comma-separated pixels per
+image, each an integer 0..255 written with one to three digits; ``y_*.csv`` has one integer
+label per row, with a header row exactly when its ``x_*.csv`` has one. Line ends may be
+``\n``, ``\r\n`` or ``\r``; a UTF-8 byte-order mark is ignored; ``.csv.gz`` files are read too.
+
+The header rules never guess from row counts, so a missing or extra row can never shift
+the labels by one:
+
+- ``x``'s first row is a header when it is ``0,1,...,783`` (the seeds'), ``1,...,784``, or
+  when every cell is a name (starts with a letter or ``_``); any other first row is an image
+  and is validated like every other.
+- ``y``'s first row is a header when it is a name (``label``), or when ``x`` has a header and
+  it is the seeds' ``0``. When ``x`` has a header and ``y``'s first row is another number,
+  the file is refused: that number could be a header or a label.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_open
+from ..atomic import atomic_open, make_folder
 from ..errors import DataError
 from .dataset import Dataset, check_labels
 
 __all__ = ["PIXELS", "read_images_csv", "read_labels_csv", "read_csv_dir", "write_images_csv",
-           "write_labels_csv", "export_csv"]
+           "write_labels_csv", "export_csv", "csv_path"]
 
 PIXELS = 784
 _SEED_HEADER = ",".join(str(i) for i in range(PIXELS)).encode()
+_ONE_BASED_HEADER = ",".join(str(i) for i in range(1, PIXELS + 1)).encode()
 _CHUNK_BYTES = 8 << 20
 _INT = re.compile(rb"[+-]?\d+")
+_PIXEL = re.compile(rb"\d{1,3}")
+_NAME = re.compile(rb"[A-Za-z_][\w .:/()-]*")
+_BOM = b"\xef\xbb\xbf"
+_COMPRESSED = {b"PK\x03\x04": "a zip archive", b"BZh": "bzip2-compressed", b"\xfd7zXZ\x00": "xz-compressed"}
+
+
+def csv_path(folder: Path, stem: str) -> Path:
+    """``folder/stem.csv``, or ``folder/stem.csv.gz`` when only that one exists."""
+    plain, packed = folder / f"{stem}.csv", folder / f"{stem}.csv.gz"
+    if plain.exists() and packed.exists():
+        raise DataError(f"{folder}: both {plain.name} and {packed.name} exist; keep one of them")
+    return packed if packed.exists() and not plain.exists() else plain
 
 
 def _read(path: Path) -> bytes:
+    """The file's text as bytes: checked to be a regular CSV text file, decompressed, normalised."""
+    if path.exists() and not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file (a named pipe, socket or device)"
+        raise DataError(f"{path}: is {kind}; give a CSV file")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected a CSV file") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    data = _decompress(path, data)
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
     if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n")
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     data = data.rstrip(b"\n")
     if not data.strip():
         raise DataError(f"{path}: file is empty; expected one row per image")
+    _sniff(path, data)
     return data
 
 
-def _is_number_row(line: bytes) -> bool:
-    return all(_INT.fullmatch(cell.strip()) for cell in line.split(b","))
+def _decompress(path: Path, data: bytes) -> bytes:
+    if data[:2] == b"\x1f\x8b":
+        if path.suffix != ".gz":
+            raise DataError(f"{path}: is gzip-compressed; decompress it (gunzip), or name it {path.name}.gz")
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"{path}: corrupted gzip file ({exc}); decompress it by hand to check") from None
+    if path.suffix == ".gz":
+        raise DataError(f"{path}: is named .gz but is not gzip-compressed; rename it to {path.stem}")
+    for magic, kind in _COMPRESSED.items():
+        if data.startswith(magic):
+            raise DataError(f"{path}: is {kind}, not a CSV text file; unpack it first")
+    return data
+
+
+def _sniff(path: Path, data: bytes) -> None:
+    """Refuse, with a line that says what the file looks like, anything that is not comma-separated text."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise DataError(f"{path}: contains NUL bytes (first at byte {nul}); it is binary, not a CSV text file")
+    head = data[:65536]
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # a multi-byte character cut at the end of the sample is fine
+            raise DataError(f"{path}: is not a text file (byte {exc.start} is not UTF-8); give a CSV text file") from None
+    first = head.split(b"\n", 1)[0]
+    if b"," not in first:
+        for sep, name in ((b"\t", "tabs"), (b";", "semicolons"), (b"|", "vertical bars")):
+            if sep in first:
+                raise DataError(f"{path}: line 1 separates its values with {name}, not commas; "
+                                "save the file as comma-separated values")
+
+
+def _is_x_header(first: bytes) -> bool:
+    if first in (_SEED_HEADER, _ONE_BASED_HEADER):
+        return True
+    return all(_NAME.fullmatch(cell.strip()) for cell in first.split(b","))
 
 
 def read_images_csv(path: str | os.PathLike) -> np.ndarray:
     """Read an ``x_*.csv`` file into uint8 images of shape (N, 28, 28).
 
-    The header row is detected: a first row that is not all numbers, or that is exactly
-    ``0,1,...,783``, is a header. Parsing is vectorised over 8 MB chunks, so the 133 MB
-    training file takes seconds and memory stays bounded.
+    See the module docstring for when the first row is a header. Parsing is vectorised over
+    8 MB chunks, so the 133 MB training file takes seconds and memory stays bounded.
 
     Raises
     ------
@@ -60,17 +128,22 @@ def read_images_csv(path: str | os.PathLike) -> np.ndarray:
         Naming the file, line and column, for an empty file, a wrong column count, an empty
         or non-integer cell, or a pixel outside 0..255.
     """
-    path = Path(path)
+    return _read_images(Path(path))[0]
+
+
+def _read_images(path: Path) -> tuple[np.ndarray, bool]:
+    """The images of an ``x_*.csv`` file and whether it had a header row."""
     data = _read(path)
     first_end = data.find(b"\n")
     first = data if first_end < 0 else data[:first_end]
+    header = _is_x_header(first)
     line_no = 1
-    if first == _SEED_HEADER or not _is_number_row(first):
+    if header:
         if first.count(b",") != PIXELS - 1:
-            raise DataError(
-                f"{path}: line 1 (header) has {first.count(b',') + 1} columns, "
-                f"expected {PIXELS} (one per pixel of a 28x28 image)"
-            )
+            extra = (" (a 'label' column? labels belong in the y file)"
+                     if first.count(b",") == PIXELS and first.split(b",")[0].strip().lower() == b"label" else "")
+            raise DataError(f"{path}: line 1 (header) has {first.count(b',') + 1} columns, expected {PIXELS} "
+                            f"(one per pixel of a 28x28 image){extra}")
         data = b"" if first_end < 0 else data[first_end + 1:]
         line_no = 2
         if not data:
@@ -89,11 +162,15 @@ def read_images_csv(path: str | os.PathLike) -> np.ndarray:
         out[row:row + rows] = _parse_chunk(chunk, rows, path, line_no + row)
         row += rows
         start = end + 1
-    return out.reshape(n_rows, 28, 28)
+    return out.reshape(n_rows, 28, 28), header
 
 
 def _parse_chunk(chunk: bytes, rows: int, path: Path, first_line: int) -> np.ndarray:
-    """Vectorised parse of ``rows`` full lines; any irregularity falls back to a slow scan."""
+    """Vectorised parse of ``rows`` full lines; any irregularity falls back to a slow scan.
+
+    It accepts exactly what :func:`_pixel_problem` accepts: 784 cells per row, each one to
+    three digits with a value up to 255.
+    """
     arr = np.frombuffer(chunk + b"\n", dtype=np.uint8)
     is_nl = arr == 10
     sep = is_nl | (arr == 44)
@@ -119,7 +196,23 @@ def _parse_chunk(chunk: bytes, rows: int, path: Path, first_line: int) -> np.nda
     if ok:
         return value.astype(np.uint8).reshape(rows, PIXELS)
     _raise_first_problem(chunk, path, first_line)
-    raise AssertionError("vectorised parse failed but the slow scan found no problem")
+    raise DataError(f"{path}: lines {first_line}..{first_line + rows - 1} cannot be read as {PIXELS} pixels 0..255")
+
+
+def _pixel_problem(cell: bytes) -> str | None:
+    """What is wrong with one pixel cell, or None: the one definition of a valid pixel."""
+    text = cell.decode("utf-8", "replace")
+    if not cell.strip():
+        return "empty cell; every pixel needs a value 0..255"
+    if not _PIXEL.fullmatch(cell):
+        if not _INT.fullmatch(cell.strip()):
+            return f"{text!r} is not an integer; pixels are integers 0..255"
+        if not 0 <= int(cell) <= 255:
+            return f"pixel {int(cell)} is outside 0..255"
+        return f"{text!r} is not a plain integer; write each pixel as one to three digits, 0..255"
+    if int(cell) > 255:
+        return f"pixel {int(cell)} is outside 0..255"
+    return None
 
 
 def _raise_first_problem(chunk: bytes, path: Path, first_line: int) -> None:
@@ -131,47 +224,50 @@ def _raise_first_problem(chunk: bytes, path: Path, first_line: int) -> None:
         if len(cells) != PIXELS:
             raise DataError(f"{where}: {len(cells)} columns, expected {PIXELS} pixel values")
         for col, cell in enumerate(cells, start=1):
-            text = cell.decode("utf-8", "replace")
-            if not cell.strip():
-                raise DataError(f"{where}, column {col}: empty cell; every pixel needs a value 0..255")
-            if not _INT.fullmatch(cell.strip()):
-                raise DataError(f"{where}, column {col}: {text!r} is not an integer; pixels are integers 0..255")
-            value = int(cell)
-            if not 0 <= value <= 255:
-                raise DataError(f"{where}, column {col}: pixel {value} is outside 0..255")
-            if cell != cell.strip() or not cell.isdigit():
-                raise DataError(f"{where}, column {col}: {text!r} is not a plain integer; write it as digits only")
+            problem = _pixel_problem(cell)
+            if problem:
+                raise DataError(f"{where}, column {col}: {problem}")
 
 
-def read_labels_csv(path: str | os.PathLike, n_expected: int | None = None) -> np.ndarray:
-    """Read a ``y_*.csv`` file: one integer label per row, optional one-cell header.
+def read_labels_csv(path: str | os.PathLike, n_expected: int | None = None, *,
+                    x_has_header: bool | None = None, x_name: str = "the matching x file") -> np.ndarray:
+    """Read a ``y_*.csv`` file: one integer label per row.
 
     Parameters
     ----------
     path : path-like
     n_expected : int, optional
-        Number of images in the matching ``x_*.csv``. A file with exactly one row more
-        has a header (the seeds' header ``0`` looks like a label otherwise).
+        Number of images in the matching ``x_*.csv``; a different number of labels is refused.
+    x_has_header : bool, optional
+        Whether the matching ``x_*.csv`` has a header row (see the module docstring). None:
+        unknown, so only a name (such as ``label``) is taken as a header.
+    x_name : str
+        How to name the matching x file in messages.
 
     Raises
     ------
     DataError
-        For a missing or empty file, more than one column, a non-integer or empty cell,
-        or a row count that differs from ``n_expected``.
+        For a missing or empty file, more than one column, a non-integer or empty cell, a
+        first row that could be a header or a label, or a count that differs from ``n_expected``.
     """
     path = Path(path)
     lines = _read(path).split(b"\n")
-    first = 1
-    if not _INT.fullmatch(lines[0].strip()) or (n_expected is not None and len(lines) == n_expected + 1):
-        if b"," in lines[0]:
-            raise DataError(f"{path}: line 1 has {lines[0].count(b',') + 1} columns; a label file has one")
-        lines = lines[1:]
-        first = 2
-    values = np.empty(len(lines), dtype=np.int64)
-    for i, line in enumerate(lines):
+    first = lines[0].strip()
+    if b"," in lines[0]:
+        raise DataError(f"{path}: line 1 has {lines[0].count(b',') + 1} columns; a label file has one label per row")
+    is_number = bool(_INT.fullmatch(first))
+    header = bool(_NAME.fullmatch(first)) or (x_has_header is True and first == b"0")
+    if x_has_header and is_number and not header:
+        raise DataError(
+            f"{path}: line 1 is {first.decode()!r}, which could be a header or a label: {x_name} has a header row, "
+            "so this file should have one too (the seeds write '0'); add a header line such as 'label', "
+            f"or remove the header of {x_name}")
+    body, offset = (lines[1:], 2) if header else (lines, 1)
+    values = np.empty(len(body), dtype=np.int64)
+    for i, line in enumerate(body):
         cell = line.strip()
+        where = f"{path}: line {i + offset}"
         if not _INT.fullmatch(cell):
-            where = f"{path}: line {i + first}"
             if b"," in line:
                 raise DataError(f"{where}: {line.count(b',') + 1} columns; a label file has one label per row")
             if not cell:
@@ -179,27 +275,37 @@ def read_labels_csv(path: str | os.PathLike, n_expected: int | None = None) -> n
             raise DataError(f"{where}: {line.decode('utf-8', 'replace')!r} is not an integer label")
         value = int(cell)
         if not -(2**62) < value < 2**62:
-            raise DataError(f"{path}: line {i + first}: label {value} is too large; use small integers")
+            raise DataError(f"{where}: label {value} is too large; use small integers")
         values[i] = value
     if n_expected is not None and len(values) != n_expected:
-        raise DataError(
-            f"{path}: {len(values)} labels but the matching x file has {n_expected} images; "
-            "x and y must have one row per image, in the same order"
-        )
+        raise DataError(_count_message(path, len(values), n_expected, header, first, x_has_header, x_name))
     return values
 
 
+def _count_message(path: Path, n: int, n_x: int, header: bool, first: bytes, x_has_header: bool | None,
+                   x_name: str) -> str:
+    text = f"{path}: {n} labels but {x_name} has {n_x} images; x and y need one row per image, in the same order"
+    if header and first == b"0":
+        return text + f" (line 1, '0', was read as a header because {x_name} has one)"
+    if not header and n == n_x + 1 and _INT.fullmatch(first) and x_has_header is False:
+        return (text + f". If line 1 ({first.decode()!r}) is a header, give {x_name} its header row too "
+                "(0,1,...,783): it has none, so line 1 was read as a label")
+    return text
+
+
 def read_csv_dir(csv_dir: str | os.PathLike) -> Dataset:
-    """Read ``x_train.csv``, ``y_train.csv``, ``x_test.csv`` and ``y_test.csv`` from a folder."""
+    """Read ``x_train.csv``, ``y_train.csv``, ``x_test.csv`` and ``y_test.csv`` (or ``.csv.gz``) from a folder."""
     csv_dir = Path(csv_dir)
     if not csv_dir.is_dir():
         raise DataError(f"{csv_dir}: --csv-dir is not a folder")
     parts = {}
     for split in ("train", "test"):
-        x = read_images_csv(csv_dir / f"x_{split}.csv")
-        y = read_labels_csv(csv_dir / f"y_{split}.csv", n_expected=len(x))
+        x_path = csv_path(csv_dir, f"x_{split}")
+        x, header = _read_images(x_path)
+        y = read_labels_csv(csv_path(csv_dir, f"y_{split}"), n_expected=len(x), x_has_header=header,
+                            x_name=x_path.name)
         parts[split] = (x, y)
-    check_labels(parts["train"][1], str(csv_dir / "y_train.csv"))
+    check_labels(parts["train"][1], str(csv_path(csv_dir, "y_train")))
     (x_train, y_train), (x_test, y_test) = parts["train"], parts["test"]
     folder = csv_dir.resolve()
     return Dataset(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
@@ -248,8 +354,7 @@ def export_csv(dataset: Dataset, out_dir: str | os.PathLike) -> list[Path]:
     original classes are known, ``class_train.csv`` and ``class_test.csv`` (header
     ``class``). Returns the paths written.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(out_dir)
     written = []
     for split, x, y, c in (
         ("train", dataset.x_train, dataset.y_train, dataset.class_train),

@@ -63,7 +63,10 @@ class DataSpec:
         DataError
             If the data is missing or its fingerprint differs from the recorded one.
         """
-        full = self.load_full()
+        try:
+            full = self.load_full()
+        except DataError as exc:
+            raise DataError(f"{where}: cannot read the data this run was trained on: {exc}") from None
         if self.fingerprint is not None and full.fingerprint != self.fingerprint:
             source = self.csv_dir or "the Fashion-MNIST archives"
             raise DataError(

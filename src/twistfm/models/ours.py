@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from .layers import named
-from .registry import register_model
+from .registry import ModelArg, register_model
 
 __all__ = ["tfm_net"]
 
@@ -29,7 +29,11 @@ def _vgg(num_classes: int, width: int, dropout: float) -> nn.Module:
     )
 
 
-@register_model("tfm-net", "ours: 6 conv+BN in 3 blocks (w, 2w, 4w), global pool, dense")
+_ARGS = {"width": ModelArg(int, 1, 256, help="filters of the first block"),
+         "dropout": ModelArg(float, 0.0, 1.0, high_open=True, help="dropout before the dense layers")}
+
+
+@register_model("tfm-net", "ours: 6 conv+BN in 3 blocks (w, 2w, 4w), global pool, dense", _ARGS)
 def tfm_net(num_classes: int, width: int = 32, dropout: float = 0.2) -> nn.Module:
     """A compact VGG-style network with batch normalisation and global max pooling.
 
@@ -44,7 +48,7 @@ def tfm_net(num_classes: int, width: int = 32, dropout: float = 0.2) -> nn.Modul
     return _vgg(num_classes, width, dropout)
 
 
-@register_model("tfm-small", "ours, narrow: tfm-net with width 16, for quick studies")
+@register_model("tfm-small", "ours, narrow: tfm-net with width 16, for quick studies", _ARGS)
 def tfm_small(num_classes: int, width: int = 16, dropout: float = 0.1) -> nn.Module:
     """tfm-net at a quarter of the cost, for the quick preset and tests."""
     return _vgg(num_classes, width, dropout)

@@ -1,37 +1,103 @@
-"""The model registry: every architecture is a function registered under a name."""
+"""The model registry: every architecture is a function registered under a name, with its arguments.
+
+Each registered model declares the architecture arguments it takes, with their type and
+range; :func:`create_model` checks them before building, so a bad ``--model-arg`` is one
+clear line, never a traceback from deep inside PyTorch.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from torch import nn
 
 from ..errors import OptionError
 
-__all__ = ["register_model", "create_model", "list_models", "model_info", "ModelInfo"]
+__all__ = ["ModelArg", "ModelInfo", "register_model", "create_model", "list_models", "model_info", "check_model_args"]
+
+
+@dataclass(frozen=True)
+class ModelArg:
+    """One architecture argument: its type, its range or choices, and what it means.
+
+    Parameters
+    ----------
+    kind : {int, float, str}
+    low, high : float or None
+        Inclusive bounds (``float("inf")`` for none above).
+    choices : tuple of str, optional
+        The allowed values of a string argument.
+    help : str
+        What the argument sets.
+    low_open : bool, default=False
+        Whether ``low`` itself is excluded.
+    high_open : bool, default=False
+        Whether ``high`` itself is excluded.
+    """
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+    low_open: bool = False
+    high_open: bool = False
+
+    def describe(self) -> str:
+        """The argument's type and range in words, e.g. ``an integer 1..1024``."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        kind = {int: "an integer", float: "a number", str: "a string"}[self.kind]
+        if self.low is None:
+            return kind
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"{kind} in {left}{self.low:g}, {self.high:g}{right}"
+
+    def check(self, model: str, name: str, value: Any) -> Any:
+        """Return ``value`` as this argument's type, or raise OptionError saying what it takes."""
+        wrong = OptionError(f"--model-arg {name}={value!r}: model {model!r} takes {name} as {self.describe()}"
+                            + (f" ({self.help})" if self.help else ""))
+        if self.kind is str:
+            if not isinstance(value, str) or (self.choices and value not in self.choices):
+                raise wrong
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong
+        if self.kind is int and not (isinstance(value, int) or float(value).is_integer()):
+            raise wrong
+        value = self.kind(value)
+        if self.low is not None:
+            too_low = value <= self.low if self.low_open else value < self.low
+            too_high = value >= self.high if self.high_open else value > self.high
+            if too_low or too_high or value != value:
+                raise wrong
+        return value
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A registered architecture: its name, builder and one-line description."""
+    """A registered architecture: its name, builder, one-line description and arguments."""
 
     name: str
     builder: Callable[..., nn.Module]
     description: str
+    args: dict[str, ModelArg] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register_model(name: str, description: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator: record ``builder`` under ``name`` so :func:`create_model` can build it."""
+def register_model(name: str, description: str, args: dict[str, ModelArg] | None = None
+                   ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator: record ``builder`` under ``name`` (with the ``args`` it takes) for :func:`create_model`."""
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelInfo(name, builder, description)
+        _REGISTRY[name] = ModelInfo(name, builder, description, dict(args or {}))
         return builder
 
     return decorate
@@ -44,13 +110,22 @@ def list_models(pattern: str = "*") -> list[str]:
 
 def model_info(name: str) -> ModelInfo:
     """The :class:`ModelInfo` of a registered model; raises OptionError naming the valid ones."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise OptionError(f"unknown model {name!r}; choose one of: {', '.join(_REGISTRY)}") from None
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise OptionError(f"unknown model {name!r}; choose one of: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
 
 
-def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
+def check_model_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """``args`` checked against what model ``name`` takes, converted to their types."""
+    info = model_info(name)
+    unknown = sorted(set(args) - set(info.args))
+    if unknown:
+        takes = ", ".join(f"{k} ({a.describe()})" for k, a in info.args.items()) or "no arguments"
+        raise OptionError(f"--model-arg {unknown[0]}: model {name!r} has no argument {unknown[0]!r}; it takes {takes}")
+    return {k: info.args[k].check(name, k, v) for k, v in args.items()}
+
+
+def create_model(name: str, num_classes: int, **kwargs: Any) -> nn.Module:
     """Build a fresh, untrained model.
 
     Parameters
@@ -60,11 +135,9 @@ def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
     num_classes : int
         Number of output classes (taken from the data, never assumed).
     **kwargs
-        Architecture arguments of that model (for example ``width``).
+        Architecture arguments of that model (for example ``width``), checked first.
     """
-    if num_classes < 2:
-        raise OptionError(f"num_classes must be at least 2, got {num_classes}")
-    try:
-        return model_info(name).builder(num_classes=num_classes, **kwargs)
-    except TypeError as exc:
-        raise OptionError(f"model {name!r}: {exc}") from None
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise OptionError(f"num_classes must be an integer of at least 2, got {num_classes!r}")
+    args = check_model_args(name, kwargs)
+    return model_info(name).builder(num_classes=num_classes, **args)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from torch import nn
 
 from .layers import conv, dense, named
-from .registry import register_model
+from .registry import ModelArg, register_model
 
 __all__ = ["cm1", "model_a", "model_b", "leaky", "keras_init"]
 
@@ -60,7 +60,8 @@ def model_b(num_classes: int) -> nn.Module:
     return _conv_pool_dense(64, 100, num_classes)
 
 
-@register_model("leaky", "seed 000's own: LeakyReLU, 3 conv32 with pools, dense, LeakyReLU")
+@register_model("leaky", "seed 000's own: LeakyReLU, 3 conv32 with pools, dense, LeakyReLU",
+                {"units": ModelArg(int, 1, 4096, help="width of the hidden dense layer")})
 def leaky(num_classes: int, units: int = 64) -> nn.Module:
     """Seed 000's own design, as its text lists the layers.
 

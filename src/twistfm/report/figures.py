@@ -18,11 +18,12 @@ from .palette import color_of  # noqa: E402
 
 __all__ = ["curves_figure", "confusion_figure", "comparison_figure", "scatter_figure", "image_grid_figure",
            "mean_images_figure", "kdistance_figure", "png", "training_figures", "analysis_figures",
-           "scatter_name", "LOSS", "ACCURACY", "CONFUSION", "COMPARISON", "KDISTANCE", "GALLERY_LABELS",
+           "scatter_name", "TRAINING_FIGURES", "LOSS", "ACCURACY", "CONFUSION", "COMPARISON", "KDISTANCE", "GALLERY_LABELS",
            "GALLERY_KMEANS", "KMEANS_MEANS", "DECODING", "RETRIEVAL", "AMBIGUOUS"]
 
 #: Figure names: a run folder stores figure NAME as ``NAME.png``; the report picks them by these names.
 LOSS, ACCURACY, CONFUSION, COMPARISON = "loss", "accuracy", "confusion", "comparison"
+TRAINING_FIGURES = (LOSS, ACCURACY, CONFUSION)
 KDISTANCE, GALLERY_LABELS, GALLERY_KMEANS, KMEANS_MEANS = "dbscan-kdistance", "gallery-labels", "gallery-kmeans", "kmeans-means"
 DECODING, RETRIEVAL, AMBIGUOUS = "decoding", "retrieval", "ambiguous"
 #: Queries shown in the retrieval figure.
