@@ -139,10 +139,20 @@ def train_cmd(
     csv_dir: CsvDir = None,
     data_dir: DataDir = None,
     runs: RunsRoot = Path("runs"),
-) -> None:
+    nproc: Annotated[int | None, typer.Option(
+        help="Train data-parallel in N processes on this machine (launches torchrun; each takes 1/N of every "
+             "global batch of N x --batch-size images).")] = None,
+) -> int | None:
     """Train one model; writes a run folder with weights, history, metrics and figures."""
     from . import pipeline
+    from .distributed import launch
     from .train import TrainConfig
+
+    if nproc is not None:
+        if nproc < 1:
+            raise OptionError(f"--nproc must be at least 1, got {nproc}")
+        if nproc > 1:
+            return launch(_without_option(sys.argv[1:], "--nproc"), nproc)
 
     given = {k: v for k, v in dict(
         optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
@@ -164,9 +174,24 @@ def train_cmd(
         result = pipeline.train(TrainConfig(model=model, **given), _spec(csv_dir, data_dir, n_train, n_test),
                                 runs_root=runs)
     m = result.metrics
+    if not m:  # a training process other than 0: process 0 reports
+        return
     out.print(f"test accuracy {m['test_acc']:.4f}  test loss {m['test_loss']:.4f}  "
               f"training {m['training_seconds']:.1f}s  ({m['train_images_per_second']:.0f} images/s)")
     out.print(f"run: {result.run}")
+
+
+def _without_option(argv: list[str], option: str) -> list[str]:
+    """``argv`` without ``option VALUE`` or ``option=VALUE``."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        elif not arg.startswith(option + "="):
+            out.append(arg)
+    return out
 
 
 def _print_rows(rows: list[dict[str, Any]], columns: dict[str, Callable[[Any], str]] | None = None) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from .analysis import (
@@ -42,8 +43,9 @@ from .analysis.neighbours import KNN_K
 from .atomic import atomic_open, write_bytes, write_json, write_text
 from .data import Dataset, DataSpec, LabelSummary, export_csv, load_original
 from .data.loader import load_dataset
+from .distributed import Team, team_of
 from .encode import check_layer, default_layer, encode, encode_to_npy
-from .errors import DataError, Interrupted, OptionError, RunError
+from .errors import DataError, Interrupted, OptionError, RunError, TwistfmError
 from .models import LayerRow, layer_table, to_input
 from .progress import say
 from .recipes import recipe
@@ -53,7 +55,7 @@ from .report.html import ModelReport, StudyReport, build_report
 from .report.tables import analysis_tables, csv_text, markdown_table
 from .runs import ModelRecord, RunDir
 from .schema import from_json, join_arrays, split_arrays, to_json
-from .train import Callback, TrainConfig, TrainResult, fit, predict
+from .train import Callback, TrainConfig, TrainResult, fit, predict, select_device
 
 __all__ = ["StudyPreset", "PRESETS", "COMPARE_PRESETS", "Comparison", "StudyResult", "train", "resume", "compare",
            "run_study", "analyse_run", "load_analysis", "encode_run", "decode", "reference_classifier", "data_info",
@@ -130,38 +132,95 @@ def train(config: TrainConfig, data: DataSpec, *, runs_root: str | Path = "runs"
     """Train one model into a new run folder under ``runs_root`` and draw its figures.
 
     ``dataset`` is the whole dataset ``data`` names, when the caller has already loaded it.
+    Launched by ``torchrun``, every process trains its share and process 0 writes the run
+    folder (see :mod:`twistfm.distributed`).
     """
     config.check()
     data.check()
+    with team_of(select_device(config.device).type) as team:
+        return _train(config, data, runs_root, dataset, callbacks, log, team)
+
+
+def _train(config: TrainConfig, data: DataSpec, runs_root: str | Path, dataset: Dataset | None,
+           callbacks: Sequence[Callback], log: Log, team: Team) -> TrainResult:
     full = dataset if dataset is not None else data.load_full()
     asked = data
     data = data.resolve(full)
-    if log and ((asked.n_train or 0) > data.n_train or (asked.n_test or 0) > data.n_test):
+    if log and team.main and ((asked.n_train or 0) > data.n_train or (asked.n_test or 0) > data.n_test):
         log(f"the data has fewer images than asked for: using {data.n_train:,} training and {data.n_test:,} test images")
-    run = RunDir.create(config.model, runs_root)
-    run.write_config("train", {"train": config.to_json(), "data": _data_json(data)})
-    result = fit(config, full.subset(data.n_train, data.n_test), run, callbacks=callbacks, log=log)
-    _save_training_figures(result)
+
+    def new_run() -> str:
+        run = RunDir.create(config.model, runs_root)
+        run.write_config("train", {"train": config.to_json(), "data": _data_json(data),
+                                   "processes": team.size, "global_batch": config.batch_size * team.size})
+        return str(run.path)
+
+    run = RunDir(_on_main(team, new_run))
+    if log and team.size > 1 and team.main:
+        log(f"run: {run} ({team.size} processes, {team.backend}, global batch {config.batch_size * team.size})")
+    result = fit(config, full.subset(data.n_train, data.n_test), run, callbacks=callbacks, log=log, team=team)
+    if team.main:
+        _save_training_figures(result)
     return result
 
 
 def resume(path: str | Path, *, callbacks: Sequence[Callback] = (), log: Log = say) -> TrainResult:
-    """Continue an interrupted run from its last end-of-epoch checkpoint and draw its figures."""
-    run = RunDir.open(path, kind="train")
-    config, data = _train_config(run)
+    """Continue an interrupted run from its last end-of-epoch checkpoint and draw its figures.
+
+    A run trained by several processes resumes under the same launcher with as many processes.
+    """
+    with team_of("cuda" if torch.cuda.is_available() else "cpu") as team:
+        return _resume(RunDir(path), callbacks, log, team)
+
+
+def _resume(run: RunDir, callbacks: Sequence[Callback], log: Log, team: Team) -> TrainResult:
+    state = _on_main(team, lambda: _resume_state(run, team.size))
+    if state is None:  # finished: process 0 has drawn the missing figures
+        if not team.main:
+            return TrainResult(run, None, [], {})
+        return TrainResult(run, run.load_model()[0], run.history(), run.metrics())
+    config = TrainConfig.from_json(state["train"], str(run / RunDir.CONFIG))
+    data = from_json(DataSpec, state["data"], str(run / RunDir.CONFIG))
+    dataset = data.load_checked(str(run / RunDir.CONFIG))
+    result = fit(config, dataset, run, resume=True, callbacks=callbacks, log=log, team=team)
+    if team.main:
+        _save_training_figures(result)
+    return result
+
+
+def _resume_state(run: RunDir, processes: int) -> dict[str, Any] | None:
+    """Process 0's checks before resuming: the run's training and data config, or None when finished."""
+    run = RunDir.open(run.path, kind="train")
+    _train_config(run)
+    config = run.config()
     if run.has_model and not run.has_checkpoint:
         if all(run.figure(name).is_file() for name in F.TRAINING_FIGURES):
             raise RunError(f"{run}: training already finished; nothing to resume")
         model, _ = run.load_model()
-        result = TrainResult(run, model, run.history(), run.metrics())
-        _save_training_figures(result)
-        return result
+        _save_training_figures(TrainResult(run, model, run.history(), run.metrics()))
+        return None
     if not run.has_checkpoint:
         raise RunError(f"{run}: no checkpoint (interrupted before the first epoch ended); start a new run")
-    dataset = data.load_checked(str(run / RunDir.CONFIG))
-    result = fit(config, dataset, run, resume=True, callbacks=callbacks, log=log)
-    _save_training_figures(result)
-    return result
+    if config["processes"] != processes:
+        raise RunError(f"{run / RunDir.CONFIG}: this run was trained by {config['processes']} process(es); "
+                       f"resume it with as many (this is {processes})")
+    return {"train": config["train"], "data": config["data"]}
+
+
+def _on_main(team: Team, work: Callable[[], Any]) -> Any:
+    """Do ``work`` on process 0 and give its result (or its error) to every process."""
+    if team.size == 1:
+        return work()
+    outcome: tuple[str, Any] | None = None
+    if team.main:
+        try:
+            outcome = ("ok", work())
+        except TwistfmError as exc:
+            outcome = ("error", exc)
+    outcome = team.broadcast(outcome)
+    if outcome[0] == "error":
+        raise outcome[1]
+    return outcome[1]
 
 
 def _data_json(data: DataSpec) -> dict[str, Any]:
@@ -171,6 +230,9 @@ def _data_json(data: DataSpec) -> dict[str, Any]:
 def _train_config(run: RunDir) -> tuple[TrainConfig, DataSpec]:
     config = run.config()
     where = str(run / RunDir.CONFIG)
+    for key in ("processes", "global_batch"):
+        if isinstance(config.get(key), bool) or not isinstance(config.get(key), int) or config[key] < 1:
+            raise RunError(f"{where}: field {key!r} must be a positive integer, found {config.get(key)!r}")
     return (TrainConfig.from_json(config.get("train"), f"{where}: train"),
             from_json(DataSpec, config.get("data"), f"{where}: data"))
 

@@ -21,8 +21,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from .data import Dataset
+from .distributed import PeerStopped, Team
 from .errors import Interrupted, OptionError, RunError
 from .models import check_model_args, count_parameters, create_model, format_summary, to_input
 from .progress import BatchBar, say
@@ -168,6 +170,9 @@ class TrainEvent:
     run : RunDir
     model : nn.Module
         The model being trained (as Keras callbacks see ``self.model``).
+    rank : int
+        The training process (0 unless training runs on several processes; epoch events
+        reach process 0 only).
     """
 
     kind: str
@@ -177,6 +182,7 @@ class TrainEvent:
     row: dict[str, float] | None
     run: RunDir
     model: nn.Module
+    rank: int = 0
 
 
 #: A callback receives every :class:`TrainEvent`; returning True after an epoch stops training there.
@@ -185,25 +191,34 @@ Callback = Callable[[TrainEvent], "bool | None"]
 
 @dataclass
 class TrainResult:
-    """What :func:`fit` produced: the run folder, the trained model, its history and metrics."""
+    """What :func:`fit` produced: the run folder, the trained model, its history and metrics.
+
+    On training processes other than 0 the metrics are empty (and the model may be None).
+    """
 
     run: RunDir
-    model: nn.Module
+    model: nn.Module | None
     history: list[dict[str, float]]
     metrics: dict[str, Any]
 
 
-def select_device(name: str) -> torch.device:
-    """The torch device for ``name`` ("auto": CUDA when available, else CPU)."""
+def select_device(name: str, team: Team | None = None) -> torch.device:
+    """The torch device for ``name`` ("auto": CUDA when available, else CPU).
+
+    In a team of several processes on CUDA, each process takes the GPU of its local rank.
+    """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise OptionError(f"--device {name}: no CUDA device is available; use --device cpu")
+    if name == "cuda" and team is not None and team.size > 1:
+        return torch.device("cuda", team.local_rank)
     return torch.device(name)
 
 
 def fit(config: TrainConfig, dataset: Dataset, run: RunDir, *, resume: bool = False,
-        callbacks: Sequence[Callback] = (), log: Callable[[str], None] | None = say) -> TrainResult:
+        callbacks: Sequence[Callback] = (), log: Callable[[str], None] | None = say,
+        team: Team = Team()) -> TrainResult:
     """Train ``config.model`` on ``dataset`` into ``run``, checkpointing after every epoch.
 
     Parameters
@@ -221,24 +236,30 @@ def fit(config: TrainConfig, dataset: Dataset, run: RunDir, *, resume: bool = Fa
         the epochs done, and ``metrics["stopped_early"]`` is true).
     log : callable or None, default=print to stderr
         Receives one line per epoch.
+    team : Team, default=a single process
+        The processes training together (see :mod:`twistfm.distributed`): each takes its
+        share of every global batch of ``config.batch_size`` x ``team.size`` images; only
+        process 0 writes to ``run``.
 
     Returns
     -------
     TrainResult
+        On processes other than 0, its metrics are empty.
     """
     config.check()
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = select_device(config.device)
+    device = select_device(config.device, team)
     splits = Splits.from_dataset(dataset, config.val_split)
     torch.manual_seed(config.seed)
     model = create_model(config.model, dataset.num_labels, **config.model_args)
     optimizer = _make_optimizer(config, model)
-    history = run.load_checkpoint(model, optimizer, config.epochs) if resume else []
-    if not resume:
-        run.write_summary(format_summary(model, config.model))
-    loop = _Loop(config, model.to(device), optimizer, splits, device, run, callbacks, log)
+    history = _start(config, model, optimizer, run, resume, team)
+    loop = _Loop(config, model.to(device), optimizer, splits, device, run, callbacks, log, team)
     stopped = loop.train(history)
+    loop.net = loop.model  # drop the data-parallel wrapper before the process group goes
+    if not team.main:
+        return TrainResult(run, model, history, {})
 
     metrics = _final_metrics(loop, history, stopped)
     model.to(torch.device("cpu")).to(memory_format=torch.contiguous_format)
@@ -249,6 +270,23 @@ def fit(config: TrainConfig, dataset: Dataset, run: RunDir, *, resume: bool = Fa
     run.write_metrics(metrics)
     run.clear_checkpoint()
     return TrainResult(run, model, history, metrics)
+
+
+def _start(config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer, run: RunDir, resume: bool,
+           team: Team) -> list[dict[str, float]]:
+    """The history so far: restored from the checkpoint (by process 0, then sent to the others) or empty."""
+    if not resume:
+        if team.main:
+            run.write_summary(format_summary(model, config.model))
+        return []
+    history = run.load_checkpoint(model, optimizer, config.epochs) if team.main else []
+    if team.size > 1:
+        state = team.broadcast((model.state_dict(), optimizer.state_dict(), history) if team.main else None)
+        if not team.main:
+            model.load_state_dict(state[0])
+            optimizer.load_state_dict(state[1])
+            history = state[2]
+    return history
 
 
 @dataclass
@@ -263,37 +301,55 @@ class _Loop:
     run: RunDir
     callbacks: Sequence[Callback]
     log: Callable[[str], None] | None
+    team: Team
 
     def __post_init__(self) -> None:
         self.channels_last = self.device.type == "cpu"
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         _optimizer_to(self.optimizer, self.device)
-        self.steps_per_epoch = math.ceil(len(self.splits.x_fit) / self.config.batch_size)
+        # The network the steps run through: the model itself, or its data-parallel wrapper,
+        # which averages the gradients of all processes (and starts them from process 0's weights).
+        self.net = self.model
+        if self.team.size > 1:
+            with self.team.collective():
+                self.net = DistributedDataParallel(self.model)
+        self.global_batch = self.config.batch_size * self.team.size
+        n_fit = len(self.splits.x_fit)
+        # Several processes drop a last global batch too small to give every process an image.
+        self.steps_per_epoch = (math.ceil(n_fit / self.global_batch) if self.team.size == 1 else
+                                n_fit // self.global_batch + (n_fit % self.global_batch >= self.team.size))
 
     def train(self, history: list[dict[str, float]]) -> bool:
         """Train the remaining epochs, appending to ``history``; True when a callback stopped early."""
         epochs = self.config.epochs
         for epoch in range(len(history) + 1, epochs + 1):
+            done = epoch - 1
+            left = (f"the checkpoint after epoch {done} is saved: resume with 'twistfm train --resume {self.run}'"
+                    if done else "no checkpoint was written yet; start again")
             try:
-                row = self.train_epoch(epoch)
+                history.append(self.train_epoch(epoch))
+                stop = self.team.main and self.end_epoch(epoch, history)
+                if self.team.broadcast(stop):
+                    return True
             except KeyboardInterrupt:
-                done = epoch - 1
-                if not done:
-                    raise Interrupted(f"interrupted during epoch 1/{epochs}, before any checkpoint; start again") from None
-                raise Interrupted(f"interrupted during epoch {epoch}/{epochs}; the checkpoint after epoch {done} is "
-                                  f"saved: resume with 'twistfm train --resume {self.run}'") from None
-            history.append(row)
-            self.run.save_checkpoint(self.model, self.optimizer, history)
-            self.run.write_history(history)
-            if self.log is not None:
-                self.log(f"epoch {epoch}/{epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}  "
-                         f"val_loss {row['val_loss']:.4f}  val_acc {row['val_acc']:.4f}  test_acc {row['test_acc']:.4f}  "
-                         f"{row['epoch_time']:.1f}s + {row['eval_time']:.1f}s eval")
-            event = TrainEvent("epoch", epoch, self.steps_per_epoch, row["train_loss"], row, self.run, self.model)
-            if any([callback(event) for callback in self.callbacks]):
-                return True
+                raise Interrupted(f"interrupted during epoch {epoch}/{epochs}; {left}") from None
+            except PeerStopped as exc:
+                raise PeerStopped(f"{exc}, during epoch {epoch}/{epochs}; {left}"
+                                  + (" with the same number of processes" if done else "")) from None
         return False
+
+    def end_epoch(self, epoch: int, history: list[dict[str, float]]) -> bool:
+        """Process 0 after an epoch: checkpoint, history, log line, callbacks; True to stop."""
+        row = history[-1]
+        self.run.save_checkpoint(self.model, self.optimizer, history)
+        self.run.write_history(history)
+        if self.log is not None:
+            self.log(f"epoch {epoch}/{self.config.epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}  "
+                     f"val_loss {row['val_loss']:.4f}  val_acc {row['val_acc']:.4f}  test_acc {row['test_acc']:.4f}  "
+                     f"{row['epoch_time']:.1f}s + {row['eval_time']:.1f}s eval")
+        event = TrainEvent("epoch", epoch, self.steps_per_epoch, row["train_loss"], row, self.run, self.model)
+        return any([callback(event) for callback in self.callbacks])
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the shuffled fit images, then the evaluation; returns the history row."""
@@ -303,6 +359,7 @@ class _Loop:
         gen = torch.Generator().manual_seed(seed + 1)
         order = torch.randperm(len(splits.x_fit), generator=gen)
         total_steps = self.steps_per_epoch * config.epochs
+        team, size = self.team, self.global_batch
         self.model.train()
         start = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
@@ -310,7 +367,7 @@ class _Loop:
         for b in range(self.steps_per_epoch):
             for group in self.optimizer.param_groups:
                 group["lr"] = _lr_at(config, (epoch - 1) * self.steps_per_epoch + b, total_steps)
-            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+            idx = order[b * size:(b + 1) * size][team.rank::team.size]  # this process's share of the global batch
             loss, hits = self.step(splits.x_fit[idx], splits.y_fit[idx], gen)
             if not math.isfinite(loss):
                 bar.close()
@@ -319,14 +376,17 @@ class _Loop:
             correct += hits
             seen += len(idx)
             bar.advance(f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f}")
-            event = TrainEvent("step", epoch, b + 1, loss, None, self.run, self.model)
+            event = TrainEvent("step", epoch, b + 1, loss, None, self.run, self.model, team.rank)
             for callback in self.callbacks:
                 callback(event)
         bar.close()
+        loss_sum, correct, seen = team.all_sum([loss_sum, correct, seen])
         epoch_time = time.perf_counter() - start
         start = time.perf_counter()
-        val_loss, val_acc = evaluate(self.model, splits.x_val, splits.y_val, config.tta)
-        test_loss, test_acc = evaluate(self.model, splits.x_test, splits.y_test, config.tta)
+        val_loss = val_acc = test_loss = test_acc = float("nan")
+        if team.main:  # the others wait for process 0's row at the end of the epoch
+            val_loss, val_acc = evaluate(self.model, splits.x_val, splits.y_val, config.tta)
+            test_loss, test_acc = evaluate(self.model, splits.x_test, splits.y_test, config.tta)
         return {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                 "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,
                 "lr": self.optimizer.param_groups[0]["lr"], "epoch_time": epoch_time,
@@ -339,10 +399,11 @@ class _Loop:
         xb, yb = xb.to(self.device), yb.to(self.device)
         if self.channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        logits = self.model(xb)
+        logits = self.net(xb)
         loss = F.cross_entropy(logits, yb, label_smoothing=self.config.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with self.team.collective():
+            loss.backward()
         self.optimizer.step()
         return loss.item(), int((logits.argmax(1) == yb).sum().item())
 

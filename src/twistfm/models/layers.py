@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["conv", "dense", "named", "to_input", "INPUT_SHAPE"]
+__all__ = ["activation", "conv", "dense", "named", "to_input", "INPUT_SHAPE", "LEAKY_SLOPE"]
 
 #: Every model takes float32 NCHW images in [0, 1] of this shape.
 INPUT_SHAPE = (1, 28, 28)
@@ -19,18 +19,28 @@ def to_input(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(images, dtype=np.float32)).unsqueeze(1).div_(255.0)
 
 
-def _activation(name: str | None) -> nn.Module:
-    return {"relu": nn.ReLU(), "leaky": nn.LeakyReLU(0.3), None: nn.Identity()}[name]
+#: Keras's default LeakyReLU slope.
+LEAKY_SLOPE = 0.3
 
 
-def conv(cin: int, cout: int, padding: str = "same", act: str | None = "relu") -> nn.Sequential:
+def activation(name: str | None, slope: float = LEAKY_SLOPE) -> nn.Module:
+    """``"relu"``, ``"leaky"`` (LeakyReLU with ``slope``), or ``None`` / ``"linear"`` (none, Keras's default)."""
+    if name == "relu":
+        return nn.ReLU()
+    if name == "leaky":
+        return nn.LeakyReLU(slope)
+    return nn.Identity()
+
+
+def conv(cin: int, cout: int, padding: str = "same", act: str | None = "relu", slope: float = LEAKY_SLOPE
+         ) -> nn.Sequential:
     """3x3 convolution, stride 1, followed by its activation (Keras ``Conv2D(activation=...)``)."""
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1 if padding == "same" else 0), _activation(act))
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1 if padding == "same" else 0), activation(act, slope))
 
 
-def dense(fin: int, fout: int, act: str | None = "relu") -> nn.Sequential:
+def dense(fin: int, fout: int, act: str | None = "relu", slope: float = LEAKY_SLOPE) -> nn.Sequential:
     """Fully connected layer followed by its activation."""
-    return nn.Sequential(nn.Linear(fin, fout), _activation(act))
+    return nn.Sequential(nn.Linear(fin, fout), activation(act, slope))
 
 
 def named(*layers: tuple[str, nn.Module]) -> nn.Sequential:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .layers import conv, dense, named
+from .layers import LEAKY_SLOPE, conv, dense, named
 from .registry import ModelArg, register_model
 
 __all__ = ["cm1", "model_a", "model_b", "leaky", "keras_init"]
@@ -60,27 +60,39 @@ def model_b(num_classes: int) -> nn.Module:
     return _conv_pool_dense(64, 100, num_classes)
 
 
-@register_model("leaky", "seed 000's own: LeakyReLU, 3 conv32 with pools, dense, LeakyReLU",
-                {"units": ModelArg(int, 1, 4096, help="width of the hidden dense layer")})
-def leaky(num_classes: int, units: int = 64) -> nn.Module:
+_LEAKY_ARGS = {
+    "units": ModelArg(int, 1, 4096, help="width of the hidden dense layer"),
+    "pool": ModelArg(str, choices=("floor", "ceil"),
+                     help="odd sizes: floor as Keras's 'valid' pooling (28-14-7-3-1) or ceil as its 'same' (28-14-7-4-2)"),
+    "conv_act": ModelArg(str, choices=("relu", "linear", "leaky"), help="activation of the first two convolutions"),
+    "slope": ModelArg(float, 0.0, 1.0, help="slope of the LeakyReLUs"),
+}
+
+
+@register_model("leaky", "seed 000's own: LeakyReLU, 3 conv32 with pools, dense, LeakyReLU", _LEAKY_ARGS)
+def leaky(num_classes: int, units: int = 64, pool: str = "floor", conv_act: str = "relu",
+          slope: float = LEAKY_SLOPE) -> nn.Module:
     """Seed 000's own design, as its text lists the layers.
 
-    What the seed leaves open is chosen here: convolutions are 'same' with ReLU ("ReLU
-    unless said"), except the third, which the seed follows with a LeakyReLU; the three
-    LeakyReLUs (on the raw input, after the third convolution, after the hidden dense
-    layer) use Keras's default slope 0.3; pooling floors odd sizes as Keras's 'valid'
-    pooling does (28->14->7->3->1); and the hidden dense layer has ``units`` = 64.
+    The seed names the layers but not everything about them; each open point is an argument:
+    the activation of the first two convolutions (``conv_act``; the third is followed by the
+    seed's explicit LeakyReLU), how pooling treats odd sizes (``pool``), the hidden dense
+    layer's width (``units``) and the LeakyReLUs' slope (``slope``, Keras's default 0.3).
+    The three LeakyReLUs sit where the seed lists them: on the raw input (where, on images
+    in [0, 1], it changes nothing), after the third convolution, after the hidden dense layer.
     """
+    ceil = pool == "ceil"
+    side = 2 if ceil else 1  # 28 -> 14 -> 7 -> 4 -> 2 (ceil) or 28 -> 14 -> 7 -> 3 -> 1 (floor)
     return keras_init(named(
-        ("act0", nn.LeakyReLU(0.3)),
-        ("pool0", nn.MaxPool2d(2)),
-        ("conv1", conv(1, 32)),
-        ("pool1", nn.MaxPool2d(2)),
-        ("conv2", conv(32, 32)),
-        ("pool2", nn.MaxPool2d(2)),
-        ("conv3", conv(32, 32, act="leaky")),
-        ("pool3", nn.MaxPool2d(2)),
+        ("act0", nn.LeakyReLU(slope)),
+        ("pool0", nn.MaxPool2d(2, ceil_mode=ceil)),
+        ("conv1", conv(1, 32, act=conv_act, slope=slope)),
+        ("pool1", nn.MaxPool2d(2, ceil_mode=ceil)),
+        ("conv2", conv(32, 32, act=conv_act, slope=slope)),
+        ("pool2", nn.MaxPool2d(2, ceil_mode=ceil)),
+        ("conv3", conv(32, 32, act="leaky", slope=slope)),
+        ("pool3", nn.MaxPool2d(2, ceil_mode=ceil)),
         ("flatten", nn.Flatten()),
-        ("dense1", dense(32, units, act="leaky")),
+        ("dense1", dense(32 * side * side, units, act="leaky", slope=slope)),
         ("output", nn.Linear(units, num_classes)),
     ))
