@@ -12,6 +12,11 @@ Within each label, several criteria choose the number of groups from the 2-D poi
 - HDBSCAN with a minimum cluster size of 5 % or 10 % of the label's images;
 - the best silhouette over k = 2..max, or 1 when no k reaches 0.5.
 
+Before that, DBSCAN (several min_samples, eps at the k-distance knee or a quantile) and
+HDBSCAN (several minimum sizes) cluster the model's last hidden layer in three spaces (the
+encoding, its first 10 principal components, its t-SNE) and are scored against the labels
+and the classes.
+
 It prints, per representation and criterion, the count found in each label against the
 true count (classes behind the label), how many labels are exact, the mean adjusted Rand
 index of the groups against the classes within labels, and the whole-set count. The
@@ -126,6 +131,37 @@ def evaluate(model, name: str, ds, max_groups: int) -> None:
                   f" <!-- t-SNE {t_embed:.1f}s, criterion {time.perf_counter() - start:.1f}s -->", flush=True)
 
 
+def density(model, name: str, ds) -> None:
+    """DBSCAN and HDBSCAN on the last hidden layer: in the encoding, in 10 principal components, in t-SNE."""
+    from sklearn.cluster import DBSCAN
+    from sklearn.metrics import normalized_mutual_info_score
+
+    from twistfm.analysis.cluster import k_distances, knee_eps
+    from twistfm.encode import default_layer
+
+    y, c = ds.y_test, ds.class_test
+    X = encode(model, ds.x_test, default_layer(model))
+    spaces = {"encoding": X, "PCA-10": PCA(10, random_state=0).fit_transform(X)}
+    spaces["t-SNE"] = tsne(X, seed=0).points
+    print(f"\n## density clustering of {name} ({default_layer(model)})\n")
+    print("| space | method | clusters | noise | ARI labels | NMI labels | ARI classes |")
+    print("|---|---|---|---|---|---|---|")
+    for sname, Z in spaces.items():
+        for m in (4, 10, 25):
+            d = k_distances(Z, m)
+            for rule, eps in (("knee", knee_eps(d)), ("q50", float(np.quantile(d, 0.5))), ("q90", float(np.quantile(d, 0.9)))):
+                lab = DBSCAN(eps=eps, min_samples=m).fit_predict(Z)
+                print(f"| {sname} | DBSCAN min_samples {m}, eps {rule} {eps:.3g} | {lab.max() + 1} | {(lab < 0).sum()} | "
+                      f"{adjusted_rand_score(y, lab):.3f} | {normalized_mutual_info_score(y, lab):.3f} | "
+                      f"{adjusted_rand_score(c, lab):.3f} |", flush=True)
+        for share in (0.005, 0.01, 0.02, 0.05):
+            start = time.perf_counter()
+            lab = HDBSCAN(min_cluster_size=max(5, int(share * len(Z)))).fit_predict(Z)
+            print(f"| {sname} | HDBSCAN min_cluster_size {share:.1%} | {lab.max() + 1} | {(lab < 0).sum()} | "
+                  f"{adjusted_rand_score(y, lab):.3f} | {normalized_mutual_info_score(y, lab):.3f} | "
+                  f"{adjusted_rand_score(c, lab):.3f} | <!-- {time.perf_counter() - start:.1f}s -->", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", nargs="*", default=[])
@@ -142,6 +178,7 @@ def main() -> None:
             print(f"trained {name}: {result.run} (test accuracy {result.metrics['test_acc']:.4f})", flush=True)
             models[name] = result.model
     for name, model in models.items():
+        density(model, name, ds)
         evaluate(model, name, ds, args.max_groups)
 
 

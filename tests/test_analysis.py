@@ -13,7 +13,7 @@ from twistfm.analysis.cluster import dbscan, kmeans, knee_eps
 from twistfm.analysis.decode import decode_labels, match_pixels, recover_classes
 from twistfm.analysis.layers import LayerScore, best_layer, score_layers
 from twistfm.analysis.metrics import cluster_scores, match_to_labels, purity
-from twistfm.analysis.neighbours import ambiguous_images, knn_accuracy, nearest_neighbours
+from twistfm.analysis.neighbours import all_neighbours, ambiguous_images, knn_accuracy, nearest_neighbours
 from twistfm.analysis.project import neighbourhood_preservation, pca, tsne
 from twistfm.data import CLASS_NAMES, load_fashion_mnist, load_original
 from twistfm.encode import candidate_layers, default_layer, encode
@@ -92,7 +92,7 @@ def test_neighbours_and_ambiguous_images():
     assert knn_accuracy(X[:200], y[:200], X[200:], y[200:]) == 1.0
     flipped = y.copy()
     flipped[:5] = (y[:5] + 1) % 3
-    ambiguous = ambiguous_images(X, flipped, k=10)
+    ambiguous = ambiguous_images(all_neighbours(X), flipped, k=10)
     assert set(range(5)) <= set(ambiguous.index[:5].tolist())
     assert (ambiguous.majority[:5] == y[ambiguous.index[:5]]).all()
     nb, dist = nearest_neighbours(X, np.array([0, 1]), k=4)

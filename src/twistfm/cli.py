@@ -299,8 +299,40 @@ def analyze_cmd(
     analysis, _ = analyse_run(run, AnalysisConfig(layer=layer, k=k, eps=eps, min_samples=min_samples,
                                                   perplexity=perplexity, use_umap=umap, seed=seed))
     out.print(f"encoded from {analysis.layer} (best layer: {analysis.layers.best})")
+    for clustering in analysis.clusterings.values():
+        out.print(clustering.verdict())
     for line in analysis.decoding.lines():
         out.print(line)
+    out.print(f"run: {run}")
+
+
+@app.command("discover")
+def discover_cmd(
+    run: Run,
+    layer: Annotated[str | None, typer.Option(help="Layer to find groups in (default: the first pooling layer).")] = None,
+    split: Annotated[str, typer.Option(help="test, train or all.")] = "test",
+    max_groups: Annotated[int, typer.Option(help="Most groups looked for inside one label.")] = 6,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON object: label -> its groups.")] = False,
+    seed: Seed = 0,
+) -> None:
+    """Find, from the encoding alone, the groups of images inside each label; writes RUN/discovery.csv."""
+    from .pipeline import discover_run
+    from .progress import say
+
+    discovery = discover_run(run, layer=layer, split=split, max_groups=max_groups, seed=seed,
+                             log=None if as_json else say)
+    if as_json:
+        print(json.dumps(discovery.as_json()))
+        return
+    table = Table("label", "groups found", "classes behind it", "groups: size, looks like (share)",
+                  title=f"groups inside each label ({discovery.split} images, layer {discovery.layer})")
+    for lg in discovery.per_label:
+        table.add_row(str(lg.label), str(len(lg.groups)), "-" if lg.true_count is None else str(lg.true_count),
+                      "; ".join(f"{g.size:,}" + (f" {g.looks_like} ({g.share:.0%})" if g.looks_like else "")
+                                for g in lg.groups))
+    out.print(table)
+    true = f" (the data holds {discovery.overall_true} classes)" if discovery.overall_true else ""
+    out.print(f"kinds of image in the whole set, labels ignored: {discovery.overall.chosen}{true}")
     out.print(f"run: {run}")
 
 

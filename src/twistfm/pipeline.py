@@ -30,6 +30,7 @@ from .analysis import (
     ambiguous_images,
     dbscan,
     decode_labels,
+    hdbscan,
     kmeans,
     knn_accuracy,
     neighbourhood_preservation,
@@ -39,18 +40,19 @@ from .analysis import (
     tsne,
     umap,
 )
+from .analysis.discover import MAX_GROUPS, Discovery, discover
 from .analysis.neighbours import KNN_K
 from .atomic import atomic_open, write_bytes, write_json, write_text
 from .data import Dataset, DataSpec, LabelSummary, export_csv, load_original
 from .data.loader import load_dataset
 from .distributed import Team, team_of
-from .encode import check_layer, default_layer, encode, encode_to_npy
+from .encode import candidate_layers, check_layer, default_layer, encode, encode_to_npy
 from .errors import DataError, Interrupted, OptionError, RunError, TwistfmError
 from .models import LayerRow, layer_table, to_input
 from .progress import say
 from .recipes import recipe
 from .report import figures as F
-from .report.explorer import explorer_for
+from .report.explorer import explorer_part
 from .report.html import ModelReport, StudyReport, build_report
 from .report.tables import analysis_tables, csv_text, markdown_table
 from .runs import ModelRecord, RunDir
@@ -374,7 +376,8 @@ def analyse_run(path: str | Path, config: AnalysisConfig = AnalysisConfig(), *, 
     kept = "its previous analysis is kept" if run.has_analysis else "no analysis was written"
     with _interrupted(lambda: f"interrupted while analysing {run}: {kept}; run 'twistfm analyze {run}' again"):
         analysis = compute_analysis(model, record, ds, config, log)
-        figures = {name: F.png(fig) for name, fig in F.analysis_figures(analysis, ds.x_test).items()}
+        images = ds.split(config.points)[0]
+        figures = {name: F.png(fig) for name, fig in F.analysis_figures(analysis, images, analysis.discovery).items()}
         document, arrays = split_arrays(analysis.to_json())
         files = {f"{RunDir.FIGURES}/{name}.png": data for name, data in figures.items()}
         files.update({name: text.encode() for name, text in analysis_tables(analysis).items()})
@@ -392,39 +395,128 @@ def load_analysis(path: str | Path) -> Analysis:
 
 def compute_analysis(model: nn.Module, record: ModelRecord, ds: Dataset, config: AnalysisConfig,
                      log: Callable[[str], None]) -> Analysis:
-    """Every analysis stage on the test split of ``ds``: layer choice, encoding, projections,
-    clusterings, decoding, neighbours and ambiguous images."""
+    """Every analysis stage on the images ``config.points`` names: layer choice, encoding,
+    projections, clusterings, decoding, neighbours and ambiguous images."""
     layers = score_layers(model, ds.x_train, ds.y_train, ds.x_test, ds.y_test, seed=config.seed,
                           train_sample=config.train_sample, log=log)
     layer = config.layer or layers.best
     log(f"best layer: {layers.best}; encoding from: {layer}")
-    X, y = encode(model, ds.x_test, layer), ds.y_test
-    predicted = np.asarray(record.label_values)[predict(model, to_input(ds.x_test)).argmax(1).numpy()]
-    clusterings = {"kmeans": kmeans(X, y, k=config.k, seed=config.seed),
-                   "dbscan": dbscan(X, y, eps=config.eps, min_samples=config.min_samples)}
-    for name, result in clusterings.items():
-        s = result.scores
-        log(f"{name}: {s['n_clusters']} clusters, {s['noise']} noise, ARI {s['ari']:.3f}, NMI {s['nmi']:.3f}, "
-            f"purity {s['purity']:.3f}")
-    projections = [pca(X, config.seed), tsne(X, config.seed, config.perplexity)]
-    if projections[1].params["perplexity"] != config.perplexity:
-        log(f"--perplexity {config.perplexity:g} is too large for {len(X)} points; t-SNE used "
-            f"{projections[1].params['perplexity']:.3g}, the largest it allows")
-    if config.use_umap:
-        projections.append(umap(X, config.seed))
+    images, y, _ = ds.split(config.points)
+    n_train = len(ds.x_train) if config.points == "all" else 0
+    test = np.arange(len(y)) >= n_train
+    X = encode(model, images, layer)
+    predicted = np.asarray(record.label_values)[predict(model, to_input(images)).argmax(1).numpy()]
+    projections = _projections(X, test, config, log)
+    clusterings = _clusterings(X, y, projections["tsne"].points, config, log)
     decoding, recovery = decode_dataset(ds, seed=config.seed, log=log)
     for line in decoding.lines():
         log(line)
     row = layers.row(layer)
-    knn = row.knn_acc if row is not None else _knn_of(model, ds, layer, X, config)
-    ambiguous = ambiguous_images(X, y)
-    log(f"ambiguous images: {len(ambiguous.index)} test images whose {ambiguous.k} neighbours mostly carry another label")
+    knn = row.knn_acc if row is not None else _knn_of(model, ds, layer, X[test], config)
+    neighbours = all_neighbours(X)
+    ambiguous = ambiguous_images(neighbours, y)
+    log(f"ambiguous images: {len(ambiguous.index)} images whose {ambiguous.k} neighbours mostly carry another label")
+    known = np.where(recovery.how == "predicted", -1, recovery.classes)  # a check needs real classes, not guesses
+    discovery = _discover(model, ds.x_test, ds.y_test, known[len(ds.x_train):], "test", config.discovery_layer,
+                          config.max_groups, config.seed, log)
     return Analysis(
-        config=config, model=record.name, split="test", layers=layers, layer=layer, default_layer=default_layer(model),
-        labels=y, predicted=predicted, classes=recovery.classes[len(ds.x_train):],
-        projections={p.method: p for p in projections}, clusterings=clusterings, decoding=decoding, knn_acc=knn,
-        neighbours=all_neighbours(X), ambiguous=ambiguous,
-        preservation=neighbourhood_preservation(X, projections[1].points) if len(X) <= 20000 else None)
+        config=config, model=record.name, n_train=n_train, layers=layers, layer=layer,
+        default_layer=default_layer(model), labels=y, predicted=predicted,
+        classes=recovery.classes[len(ds.x_train) - n_train:], projections=projections, clusterings=clusterings,
+        decoding=decoding, knn_acc=knn, neighbours=neighbours, ambiguous=ambiguous,
+        preservation=neighbourhood_preservation(X[test], projections["tsne"].points[test]) if test.sum() <= 20000
+        else None, discovery=discovery)
+
+
+def discovery_layer(model: nn.Module) -> str:
+    """The layer discovery reads by default: the first candidate layer (the first pooling)."""
+    return candidate_layers(model)[0]
+
+
+def _discover(model: nn.Module, images: np.ndarray, labels: np.ndarray, classes: np.ndarray | None, split: str,
+              layer: str | None, max_groups: int, seed: int, log: Callable[[str], None]) -> Discovery:
+    layer = layer or discovery_layer(model)
+    log(f"discovery: looking for groups inside each label in the encoding of {layer}")
+    return discover(encode(model, images, layer), labels, classes, split=split, layer=layer, max_groups=max_groups,
+                    seed=seed, log=log)
+
+
+def discover_run(path: str | Path, *, layer: str | None = None, split: str = "test", max_groups: int = MAX_GROUPS,
+                 seed: int = 0, log: Log = say) -> Discovery:
+    """Find the groups inside each label of a run's ``split`` from its encoding alone; write them into the run.
+
+    Writes ``discovery.csv`` (split, index, label, group: one row per image), ``discovery.json``
+    (the whole result) and the discovery figures. Classes, where the data has them or they
+    can be matched pixel for pixel against Fashion-MNIST, only name and score the groups.
+    """
+    run, model, _ = _open_model_run(path)
+    if layer is not None:
+        check_layer(model, layer)
+    AnalysisConfig(max_groups=max_groups, seed=seed).check()
+    ds = _run_dataset(run)
+    images, labels, _ = ds.split(split)
+    classes = _known_classes(ds, split, log)
+    log = log or (lambda _line: None)
+    with _interrupted(lambda: f"interrupted while discovering groups in {run}: nothing was written; run it again"):
+        discovery = _discover(model, images, labels, classes, split, layer, max_groups, seed, log)
+        rows = [{"split": s, "index": int(i), "label": int(v), "group": int(g) + 1}
+                for s, i, v, g in zip(_split_names(ds, split), _split_index(ds, split), labels, discovery.group,
+                                      strict=True)]
+        write_text(run.table("discovery"), csv_text(rows))
+        write_json(run / RunDir.DISCOVERY_JSON, discovery.to_json())
+        for name, fig in F.discovery_figures(discovery, images).items():
+            write_bytes(run.figure(name), F.png(fig))
+    return discovery
+
+
+def _known_classes(ds: Dataset, split: str, log: Log) -> np.ndarray | None:
+    """The original classes of a split where known or matched pixel for pixel (-1 elsewhere); None if none are."""
+    original = None
+    if not ds.has_classes:
+        try:
+            original = load_original()
+        except DataError:
+            if log:
+                log("no Fashion-MNIST archives to match the images against: the groups are not named")
+            return None
+    classes = recover_classes(ds, original).classes
+    n_train = len(ds.x_train)
+    picked = {"train": classes[:n_train], "test": classes[n_train:], "all": classes}[split]
+    return picked if (picked >= 0).any() else None
+
+
+def _split_names(ds: Dataset, split: str) -> list[str]:
+    return {"train": ["train"] * len(ds.x_train), "test": ["test"] * len(ds.x_test),
+            "all": ["train"] * len(ds.x_train) + ["test"] * len(ds.x_test)}[split]
+
+
+def _split_index(ds: Dataset, split: str) -> np.ndarray:
+    return {"train": np.arange(len(ds.x_train)), "test": np.arange(len(ds.x_test)),
+            "all": np.r_[np.arange(len(ds.x_train)), np.arange(len(ds.x_test))]}[split]
+
+
+def _projections(X: np.ndarray, test: np.ndarray, config: AnalysisConfig, log: Callable[[str], None]) -> dict:
+    """PCA and t-SNE fitted on the test points, the training points placed into them (and UMAP when asked)."""
+    projections = [pca(X, config.seed, fit_on=test), tsne(X, config.seed, config.perplexity, fit_on=test)]
+    if projections[1].params["perplexity"] != config.perplexity:
+        log(f"--perplexity {config.perplexity:g} is too large for {int(test.sum())} points; t-SNE used "
+            f"{projections[1].params['perplexity']:.3g}, the largest it allows")
+    if config.use_umap:
+        projections.append(umap(X, config.seed))
+    return {p.method: p for p in projections}
+
+
+def _clusterings(X: np.ndarray, y: np.ndarray, tsne_points: np.ndarray, config: AnalysisConfig,
+                 log: Callable[[str], None]) -> dict:
+    """K-means in the encoding; DBSCAN and HDBSCAN in its t-SNE, where density has a meaning."""
+    clusterings = {"kmeans": kmeans(X, y, k=config.k, seed=config.seed),
+                   "dbscan": dbscan(tsne_points, y, eps=config.eps, min_samples=config.min_samples, space="t-SNE"),
+                   "hdbscan": hdbscan(tsne_points, y, space="t-SNE")}
+    for result in clusterings.values():
+        s = result.scores
+        log(f"{result.title}: {s['n_clusters']} clusters, {s['noise']} noise, ARI {s['ari']:.3f}, NMI {s['nmi']:.3f}, "
+            f"purity {s['purity']:.3f}")
+    return clusterings
 
 
 def _knn_of(model: nn.Module, ds: Dataset, layer: str, X: np.ndarray, config: AnalysisConfig) -> float:
@@ -537,11 +629,13 @@ def run_study(preset: str = "quick", data: DataSpec = DataSpec(), *, seed: int =
         raise Interrupted(f"interrupted during the study in {folder}: it is incomplete; start it again with "
                           f"'{command}'") from None
     ds = full.subset(data.n_train, data.n_test)
+    explorer = explorer_part(analysis, ds.split(analysis_config.points)[0], analysis.discovery)
     report = build_report(folder / RunDir.REPORT, StudyReport(
         title=f"Twisted Fashion-MNIST study ({preset} preset)", command=command, config=study_config,
-        data_source=ds.source, label_counts=ds.describe(), models=_model_reports(comparison),
-        comparison=comparison.rows, comparison_figure=(comparison.folder.figure(F.COMPARISON)).read_bytes(),
-        analyzed=spec.analyzed, analysis=analysis, analysis_figures=figures, explorer=explorer_for(analysis, ds.x_test),
+        data_source=ds.source, label_counts=ds.describe(), val_split=configs[spec.analyzed].val_split,
+        models=_model_reports(comparison), comparison=comparison.rows,
+        comparison_figure=comparison.folder.figure(F.COMPARISON).read_bytes(), analyzed=spec.analyzed,
+        analysis=analysis, analysis_figures=figures, test_images=ds.x_test, explorer=explorer,
         elapsed_seconds=time.perf_counter() - start, notes=[f"Preset '{preset}': {spec.description}."]))
     write_json(folder / RunDir.SUMMARY_JSON, {"report": str(report), "comparison": comparison.rows,
                                               "meaning": analysis.decoding.as_json(),

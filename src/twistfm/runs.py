@@ -103,6 +103,7 @@ class RunDir:
     ANALYSIS = "analysis"
     ANALYSIS_JSON = "analysis.json"
     ANALYSIS_ARRAYS = "arrays"
+    DISCOVERY_JSON = "discovery.json"
     REPORT = "report.html"
     SUMMARY_JSON = "summary.json"
     COMPARISON_MD = "comparison.md"

@@ -10,13 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import DBSCAN, KMeans
+from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
 from sklearn.neighbors import NearestNeighbors
 
 from ..schema import Typed
 from .metrics import cluster_scores, contingency, match_to_labels
 
-__all__ = ["Clustering", "kmeans", "dbscan", "k_distances", "knee_eps"]
+__all__ = ["Clustering", "kmeans", "dbscan", "hdbscan", "k_distances", "knee_eps", "HDBSCAN_SHARE", "POOR_ARI"]
+
+#: Below this adjusted Rand index against the labels, a clustering is said to describe them poorly.
+
+POOR_ARI = 0.3
+#: HDBSCAN's smallest cluster, as a share of the points.
+HDBSCAN_SHARE = 0.01
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +61,23 @@ class Clustering(Typed):
     k_distances: np.ndarray | None = None
 
     @property
+    def poor(self) -> bool:
+        """Whether the clustering describes the labels poorly (ARI below ``POOR_ARI``)."""
+        return self.scores["ari"] < POOR_ARI
+
+    def verdict(self) -> str:
+        """One plain sentence on what the clustering found and whether it describes the labels."""
+        s = self.scores
+        sizes = np.bincount(self.labels_[self.labels_ >= 0]) if (self.labels_ >= 0).any() else np.zeros(1)
+        biggest = sizes.max() / len(self.labels_)
+        found = (f"{self.title} found {s['n_clusters']} cluster(s)"
+                 + (f" and {s['noise']:,} noise points" if s["noise"] else "")
+                 + f", the largest holding {biggest:.0%} of the images; ARI {s['ari']:.3f} against the labels")
+        if self.poor:
+            return found + f": below {POOR_ARI}, so it does not describe the labels and is not shown as a result."
+        return found + "."
+
+    @property
     def title(self) -> str:
         """The method's name as people write it."""
         return {"kmeans": "K-means", "dbscan": "DBSCAN", "hdbscan": "HDBSCAN"}.get(self.method, self.method)
@@ -91,9 +114,13 @@ def knee_eps(distances: np.ndarray) -> float:
     return float(d[int(np.argmax(x - y))])
 
 
-def dbscan(X: np.ndarray, labels: np.ndarray, eps: float | None = None, min_samples: int = 4) -> Clustering:
-    """DBSCAN; without ``eps`` it is chosen at the knee of the k-distance curve (k = min_samples)."""
-    params: dict[str, Any] = {"min_samples": min_samples, "eps_chosen_at_knee": eps is None}
+def dbscan(X: np.ndarray, labels: np.ndarray, eps: float | None = None, min_samples: int = 4,
+           space: str = "") -> Clustering:
+    """DBSCAN; without ``eps`` it is chosen at the knee of the k-distance curve (k = min_samples).
+
+    ``space`` names what ``X`` is (recorded with the result).
+    """
+    params: dict[str, Any] = {"min_samples": min_samples, "eps_chosen_at_knee": eps is None, "space": space}
     distances = None
     if eps is None:
         distances = k_distances(X, min_samples)
@@ -101,3 +128,10 @@ def dbscan(X: np.ndarray, labels: np.ndarray, eps: float | None = None, min_samp
     params["eps"] = float(eps)
     clusters = DBSCAN(eps=eps, min_samples=min_samples, n_jobs=-1).fit_predict(X).astype(np.int64)
     return _scored("dbscan", params, clusters, labels, distances)
+
+
+def hdbscan(X: np.ndarray, labels: np.ndarray, min_share: float = HDBSCAN_SHARE, space: str = "") -> Clustering:
+    """HDBSCAN (scikit-learn's), its smallest cluster ``min_share`` of the points; -1 is noise."""
+    size = max(5, int(min_share * len(X)))
+    clusters = HDBSCAN(min_cluster_size=size, copy=True).fit_predict(X).astype(np.int64)
+    return _scored("hdbscan", {"min_cluster_size": size, "space": space}, clusters, labels)

@@ -63,7 +63,7 @@ class Neighbours(Typed):
     distance: np.ndarray
 
 
-def all_neighbours(X: np.ndarray, k: int = RETRIEVAL_K) -> Neighbours:
+def all_neighbours(X: np.ndarray, k: int = AMBIGUOUS_K) -> Neighbours:
     """The k nearest neighbours of every point of ``X``."""
     index, distance = nearest_neighbours(X, np.arange(len(X)), k)
     return Neighbours(index=index, distance=distance)
@@ -76,7 +76,7 @@ class AmbiguousImages(Typed):
     Attributes
     ----------
     index : ndarray of int64
-        Image indices (in the analysed split), most ambiguous first.
+        Indices of the analysed points, most ambiguous first.
     disagreement : ndarray of float
         Share of the ``k`` neighbours whose label differs from the image's.
     given : ndarray
@@ -95,12 +95,11 @@ class AmbiguousImages(Typed):
     min_share: float
 
 
-def ambiguous_images(X: np.ndarray, labels: np.ndarray, k: int = AMBIGUOUS_K,
+def ambiguous_images(neighbours: Neighbours, labels: np.ndarray, k: int = AMBIGUOUS_K,
                      min_share: float = AMBIGUOUS_SHARE) -> AmbiguousImages:
-    """Rank images by how much their k nearest neighbours disagree with their label."""
-    k = min(k, len(X) - 1)
-    idx = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X, return_distance=False)[:, 1:]
-    neighbour_labels = labels[idx]
+    """Rank images by how much their k nearest neighbours (from :func:`all_neighbours`) disagree with their label."""
+    k = min(k, neighbours.index.shape[1])
+    neighbour_labels = labels[neighbours.index[:, :k]]
     disagreement = (neighbour_labels != labels[:, None]).mean(axis=1)
     values = np.unique(labels)
     counts = np.stack([(neighbour_labels == v).sum(axis=1) for v in values], axis=1)

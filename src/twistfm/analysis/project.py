@@ -16,6 +16,8 @@ __all__ = ["Projection", "pca", "tsne", "umap", "neighbourhood_preservation", "u
 
 #: Neighbours compared by :func:`neighbourhood_preservation`.
 PRESERVATION_K = 10
+#: Iterations that move the points placed into an existing t-SNE embedding.
+PLACE_ITER = 50
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,15 +52,16 @@ class Projection(Typed):
         return (f"{self.title} 1", f"{self.title} 2")
 
 
-def pca(X: np.ndarray, seed: int = 0) -> Projection:
-    """The first two principal components."""
-    model = PCA(n_components=2, random_state=seed).fit(X)
+def pca(X: np.ndarray, seed: int = 0, fit_on: np.ndarray | None = None) -> Projection:
+    """The first two principal components (of the points ``fit_on`` selects, when given)."""
+    model = PCA(n_components=2, random_state=seed).fit(X if fit_on is None else X[fit_on])
     return Projection(method="pca", points=model.transform(X).astype(np.float32), params={"seed": seed},
                       explained_variance=[float(v) for v in model.explained_variance_ratio_])
 
 
 def tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = -1, pca_dims: int = 50,
-         early_iter: int = 125, coarse_iter: int = 300, fine_iter: int = 100) -> Projection:
+         early_iter: int = 125, coarse_iter: int = 300, fine_iter: int = 100, fit_on: np.ndarray | None = None,
+         place_iter: int = PLACE_ITER) -> Projection:
     """t-SNE to 2-D with openTSNE, scheduled to be fast on a laptop CPU.
 
     The encoding is first reduced to ``pca_dims`` principal components (cheap, and it barely
@@ -74,27 +77,39 @@ def tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = -
     X : ndarray, shape (N, d)
     seed : int, default=0
     perplexity : float, default=30
+        Lowered to the largest the number of points allows (``params["perplexity"]`` says
+        what was used).
     n_jobs : int, default=-1
         Threads (-1: all cores).
+    fit_on : ndarray of bool, optional
+        Make the embedding of these points only, then place the others into it (openTSNE's
+        ``transform``: each starts at the median of its nearest fitted points and moves for
+        ``place_iter`` iterations while the fitted points stay). Much cheaper than one
+        embedding of every point.
     """
     from openTSNE import TSNEEmbedding, affinity, initialization
 
-    if len(X) < 3 * perplexity + 2:
-        perplexity = max(2.0, (len(X) - 2) / 3)
-    if pca_dims and X.shape[1] > pca_dims and len(X) > pca_dims:
-        X = PCA(n_components=pca_dims, random_state=seed).fit_transform(X)
+    fit_on = np.ones(len(X), bool) if fit_on is None else np.asarray(fit_on, bool)
+    n_fit = int(fit_on.sum())
+    used = perplexity if n_fit >= 3 * perplexity + 2 else max(2.0, (n_fit - 2) / 3)
+    if pca_dims and X.shape[1] > pca_dims and n_fit > pca_dims:
+        X = PCA(n_components=pca_dims, random_state=seed).fit(X[fit_on]).transform(X)
     X = np.ascontiguousarray(X, dtype=np.float64)
-    affinities = affinity.PerplexityBasedNN(X, perplexity=perplexity, method="exact" if len(X) <= 20000 else "annoy",
+    affinities = affinity.PerplexityBasedNN(X[fit_on], perplexity=used, method="exact" if n_fit <= 20000 else "annoy",
                                             n_jobs=n_jobs, random_state=seed)
-    embedding = TSNEEmbedding(initialization.pca(X, random_state=seed), affinities, negative_gradient_method="fft",
-                              n_jobs=n_jobs, random_state=seed)
+    embedding = TSNEEmbedding(initialization.pca(X[fit_on], random_state=seed), affinities,
+                              negative_gradient_method="fft", n_jobs=n_jobs, random_state=seed)
     embedding = embedding.optimize(n_iter=early_iter, exaggeration=12, momentum=0.5)
     embedding = embedding.optimize(n_iter=coarse_iter, momentum=0.8, ints_in_interval=2)
     embedding = embedding.optimize(n_iter=fine_iter, momentum=0.8)
-    return Projection(method="tsne", points=np.asarray(embedding, dtype=np.float32),
-                      params={"seed": seed, "perplexity": perplexity, "pca_dims": pca_dims,
-                              "early_exaggeration_iter": early_iter, "coarse_iter": coarse_iter,
-                              "fine_iter": fine_iter})
+    points = np.empty((len(X), 2), dtype=np.float32)
+    points[fit_on] = np.asarray(embedding)
+    if n_fit < len(X):
+        points[~fit_on] = np.asarray(embedding.transform(X[~fit_on], n_iter=place_iter), dtype=np.float32)
+    return Projection(method="tsne", points=points,
+                      params={"seed": seed, "perplexity": used, "perplexity_asked": perplexity, "pca_dims": pca_dims,
+                              "early_exaggeration_iter": early_iter, "coarse_iter": coarse_iter, "fine_iter": fine_iter,
+                              "fitted_points": n_fit, "placed_points": len(X) - n_fit, "place_iter": place_iter})
 
 
 def umap_available() -> bool:

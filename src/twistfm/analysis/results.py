@@ -18,11 +18,15 @@ from ..errors import OptionError, RunError
 from ..schema import Typed, from_json
 from .cluster import Clustering
 from .decode import LabelDecoding
+from .discover import MAX_GROUPS, Discovery
 from .layers import LayerScores
 from .neighbours import AmbiguousImages, Neighbours
 from .project import Projection, umap_available
 
-__all__ = ["AnalysisConfig", "Analysis"]
+__all__ = ["AnalysisConfig", "Analysis", "POINTS"]
+
+#: Which images an analysis covers.
+POINTS = ("all", "test")
 
 _MAX_SEED = 2**32 - 1  # scikit-learn's random_state range
 
@@ -46,6 +50,14 @@ class AnalysisConfig:
     use_umap : bool, default=False
         Also project with UMAP (needs the optional ``umap`` extra).
     seed : int, default=0
+    discovery_layer : str or None, default=None
+        Layer discovery finds groups in; None takes the first candidate layer (the first
+        pooling), whose encoding keeps the differences the label merges.
+    max_groups : int, default=6
+        Most groups discovery looks for inside one label.
+    points : {"all", "test"}, default="all"
+        The images analysed: every image (training images first, then test images), or the
+        test images only. Layer choice always scores test encodings against training ones.
     gallery_size : int, default=12
         Images per row in the galleries.
     train_sample : int, default=10000
@@ -59,11 +71,15 @@ class AnalysisConfig:
     perplexity: float = 30.0
     use_umap: bool = False
     seed: int = 0
+    discovery_layer: str | None = None
+    max_groups: int = MAX_GROUPS
+    points: str = "all"
     gallery_size: int = 12
     train_sample: int = 10000
 
-    def check(self, n_points: int) -> None:
-        """Raise OptionError for any option out of range for ``n_points`` points, or a missing extra."""
+    def check(self, n_points: int | None = None) -> None:
+        """Raise OptionError for any option out of range (for ``n_points`` points, when given), or a missing extra."""
+        n_points = 2**62 if n_points is None else n_points
         checks = [
             (self.k is None or 1 <= self.k <= n_points,
              f"--k {self.k}: k-means with k={self.k} needs 1 <= k <= the number of points ({n_points})"),
@@ -73,6 +89,8 @@ class AnalysisConfig:
             (math.isfinite(self.perplexity) and self.perplexity > 0,
              f"--perplexity must be a positive number, got {self.perplexity}"),
             (0 <= self.seed <= _MAX_SEED, f"--seed must be in 0..{_MAX_SEED}, got {self.seed}"),
+            (2 <= self.max_groups <= 20, f"--max-groups must be between 2 and 20, got {self.max_groups}"),
+            (self.points in POINTS, f"--points {self.points!r}: choose one of {', '.join(POINTS)}"),
             (self.gallery_size >= 1, f"gallery_size must be at least 1, got {self.gallery_size}"),
             (self.train_sample >= 1, f"train_sample must be at least 1, got {self.train_sample}"),
             (not self.use_umap or umap_available(), "--umap needs the optional package: pip install 'twistfm[umap]'"),
@@ -91,8 +109,9 @@ class Analysis(Typed):
     config : AnalysisConfig
     model : str
         The analysed model's name.
-    split : str
-        The split whose images the per-point arrays describe (``"test"``).
+    n_train : int
+        How many of the analysed points are training images (they come first; the rest
+        are test images). 0 when only the test images are analysed.
     layers : LayerScores
     layer : str
         The layer encoded from.
@@ -114,12 +133,14 @@ class Analysis(Typed):
         Every point's nearest points in the encoding.
     ambiguous : AmbiguousImages
     preservation : float or None
-        Share of each point's nearest neighbours that t-SNE keeps.
+        Share of each test point's nearest neighbours that t-SNE keeps.
+    discovery : Discovery or None
+        The groups found inside each label of the test images, from the encoding alone.
     """
 
     config: AnalysisConfig
     model: str
-    split: str
+    n_train: int
     layers: LayerScores
     layer: str
     default_layer: str
@@ -133,6 +154,12 @@ class Analysis(Typed):
     neighbours: Neighbours
     ambiguous: AmbiguousImages
     preservation: float | None = None
+    discovery: Discovery | None = None
+
+    @property
+    def test(self) -> slice:
+        """The test points among the analysed points."""
+        return slice(self.n_train, None)
 
     @property
     def label_values(self) -> list[int]:
@@ -148,7 +175,7 @@ class Analysis(Typed):
 
     def check(self, where: str) -> None:
         """Raise RunError unless every stage is present and every per-point array has one entry per point."""
-        missing = ({"pca", "tsne"} - set(self.projections)) | ({"kmeans", "dbscan"} - set(self.clusterings))
+        missing = ({"pca", "tsne"} - set(self.projections)) | ({"kmeans", "dbscan", "hdbscan"} - set(self.clusterings))
         if missing:
             raise RunError(f"{where}: the analysis lacks {', '.join(sorted(missing))}; run the analysis again")
         n = len(self.labels)

@@ -1,4 +1,10 @@
-"""Static figures (matplotlib): each function takes plain data and returns a Figure."""
+"""Static figures (matplotlib): each function takes plain data (or an Analysis) and returns a Figure.
+
+Every figure has a title, axis labels where it has axes, and a legend where it has groups;
+no text is smaller than ``MIN_FONT`` points. Figures are saved at ``DPI`` and the report
+shows them at no more than their own width, so text stays at least 10 pixels high as long
+as a figure is not shrunk below ``MIN_SCALE`` of its width (the report's layout keeps it so).
+"""
 
 from __future__ import annotations
 
@@ -11,27 +17,42 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ..analysis import Analysis  # noqa: E402
+from ..analysis import Analysis, Projection  # noqa: E402
+from ..analysis.discover import Discovery, GroupCount  # noqa: E402
+from ..analysis.neighbours import RETRIEVAL_K  # noqa: E402
 from ..data import CLASS_NAMES  # noqa: E402
-from .palette import color_of  # noqa: E402
+from .palette import NOISE_COLOR, color_of  # noqa: E402
 
-__all__ = ["curves_figure", "confusion_figure", "comparison_figure", "scatter_figure", "image_grid_figure",
-           "mean_images_figure", "kdistance_figure", "png", "training_figures", "analysis_figures",
-           "scatter_name", "TRAINING_FIGURES", "LOSS", "ACCURACY", "CONFUSION", "COMPARISON", "KDISTANCE", "GALLERY_LABELS",
-           "GALLERY_KMEANS", "KMEANS_MEANS", "DECODING", "RETRIEVAL", "AMBIGUOUS"]
+__all__ = [
+    "curves_figure", "confusion_figure", "comparison_figure", "scatter_figure", "image_grid_figure",
+    "mean_images_figure", "kdistance_figure", "criterion_figure", "groups_figure", "png", "training_figures",
+    "analysis_figures", "scatter_name", "DPI", "MIN_FONT", "MIN_SCALE", "TRAINING_FIGURES", "LOSS", "ACCURACY",
+    "CONFUSION", "COMPARISON", "KDISTANCE", "GALLERY_LABELS", "GALLERY_KMEANS", "KMEANS_MEANS", "DECODING",
+    "RETRIEVAL", "AMBIGUOUS", "GROUPS", "CRITERION", "CRITERION_ALL",
+]
+
+#: Resolution figures are saved at, and the smallest text (points) any figure uses.
+DPI, MIN_FONT = 100, 10
+#: The smallest share of its own width a figure may be shown at for its text to stay >= 10 px.
+MIN_SCALE = 10 / (MIN_FONT * DPI / 72)
 
 #: Figure names: a run folder stores figure NAME as ``NAME.png``; the report picks them by these names.
 LOSS, ACCURACY, CONFUSION, COMPARISON = "loss", "accuracy", "confusion", "comparison"
 TRAINING_FIGURES = (LOSS, ACCURACY, CONFUSION)
 KDISTANCE, GALLERY_LABELS, GALLERY_KMEANS, KMEANS_MEANS = "dbscan-kdistance", "gallery-labels", "gallery-kmeans", "kmeans-means"
 DECODING, RETRIEVAL, AMBIGUOUS = "decoding", "retrieval", "ambiguous"
+GROUPS, CRITERION, CRITERION_ALL = "discovery-groups", "discovery-criterion", "discovery-whole-set"
 #: Queries shown in the retrieval figure.
 RETRIEVAL_QUERIES = 6
 #: Ambiguous images shown in their figure.
-AMBIGUOUS_SHOWN = 30
+AMBIGUOUS_SHOWN = 24
 
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": MIN_FONT,
+                     "ytick.labelsize": MIN_FONT, "legend.fontsize": MIN_FONT, "figure.titlesize": 13})
 _SPLITS = (("train", "-"), ("val", "--"), ("test", ":"))
+_SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 
 
 def scatter_name(method: str, colouring: str) -> str:
@@ -40,21 +61,22 @@ def scatter_name(method: str, colouring: str) -> str:
 
 
 def png(fig: Figure) -> bytes:
-    """The figure as PNG bytes; the figure is closed."""
+    """The figure as PNG bytes (at ``DPI``); the figure is closed."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
 
 
 def curves_figure(history: Sequence[dict[str, float]], metric: str, title: str = "") -> Figure:
-    """Loss or accuracy per epoch for train, validation and test ("loss" or "acc")."""
+    """Loss or accuracy per epoch for training, validation and test ("loss" or "acc")."""
     fig, ax = plt.subplots(figsize=(6, 4))
     epochs = [h["epoch"] for h in history]
     for i, (split, style) in enumerate(_SPLITS):
         values = [h[f"{split}_{metric}"] for h in history]
         if not np.all(np.isnan(values)):
-            ax.plot(epochs, values, style, marker="o", ms=3, color=color_of(i), label=split)
+            ax.plot(epochs, values, style, marker="o", ms=4, color=color_of(i), label=_SPLIT_NAMES[split])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy" if metric == "acc" else "cross-entropy loss")
     ax.set_title(title or ("Accuracy" if metric == "acc" else "Loss") + " per epoch")
@@ -64,24 +86,30 @@ def curves_figure(history: Sequence[dict[str, float]], metric: str, title: str =
 
 
 def confusion_figure(confusion: np.ndarray, labels: Sequence[str], title: str = "Test confusion matrix",
-                     xlabel: str = "predicted", ylabel: str = "true",
-                     xticklabels: Sequence[str] | None = None) -> Figure:
-    """Counts (left) and row-normalised shares (right) of a confusion or contingency table.
+                     xlabel: str = "predicted", ylabel: str = "true", xticklabels: Sequence[str] | None = None,
+                     share_of: str = "row") -> Figure:
+    """Counts (left, shaded by count) and shares (right, of each row or each column) of a table.
 
     ``labels`` name the rows; ``xticklabels`` the columns (default: the same as the rows).
     """
     confusion = np.asarray(confusion)
-    shares = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
-    fig, axes = plt.subplots(1, 2, figsize=(4 + 1.1 * confusion.shape[1], 1.5 + 0.5 * confusion.shape[0]))
-    for ax, data, fmt, name in ((axes[0], confusion, "d", "counts"), (axes[1], shares, ".2f", "row share")):
-        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    axis = 1 if share_of == "row" else 0
+    shares = confusion / np.maximum(confusion.sum(axis, keepdims=True), 1)
+    width, height = 2.2 + 0.62 * confusion.shape[1], 1.4 + 0.5 * confusion.shape[0]
+    stacked = confusion.shape[1] > 6  # wide tables: one panel above the other, to stay readable
+    fig, axes = plt.subplots(2 if stacked else 1, 1 if stacked else 2,
+                             figsize=(width, 2 * height + 0.6) if stacked else (2 * width, height))
+    panels = ((axes[0], confusion, confusion / max(confusion.max(), 1), "d", "images"),
+              (axes[1], shares, shares, ".2f", f"share of each {share_of}"))
+    for ax, data, shade, fmt, name in panels:
+        ax.imshow(shade, cmap="Blues", vmin=0, vmax=1, aspect="auto")
         for (i, j), v in np.ndenumerate(data):
-            ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=8,
-                    color="white" if shares[i, j] > 0.6 else "black")
+            ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=MIN_FONT,
+                    color="white" if shade[i, j] > 0.6 else "black")
         ax.set_xticks(range(confusion.shape[1]))
         ax.set_yticks(range(confusion.shape[0]))
         ax.set_yticklabels(list(labels)[: confusion.shape[0]])
-        ax.set_xticklabels(list(xticklabels or labels)[: confusion.shape[1]], rotation=45 if xticklabels else 0,
+        ax.set_xticklabels(list(xticklabels or labels)[: confusion.shape[1]], rotation=40 if xticklabels else 0,
                            ha="right" if xticklabels else "center")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
@@ -93,14 +121,15 @@ def confusion_figure(confusion: np.ndarray, labels: Sequence[str], title: str = 
 
 def comparison_figure(histories: dict[str, Sequence[dict[str, float]]]) -> Figure:
     """Validation (left) and test (right) accuracy per epoch, one line per model."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for i, (name, history) in enumerate(histories.items()):
         epochs = [h["epoch"] for h in history]
         for ax, split in zip(axes, ("val", "test"), strict=True):
-            ax.plot(epochs, [h[f"{split}_acc"] for h in history], marker="o", ms=3, color=color_of(i), label=name)
+            ax.plot(epochs, [h[f"{split}_acc"] for h in history], marker="o", ms=4, color=color_of(i), label=name)
     for ax, split in zip(axes, ("validation", "test"), strict=True):
-        ax.set_title(f"{split} accuracy")
+        ax.set_title(f"{split} accuracy per epoch")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy")
     axes[1].legend()
@@ -109,31 +138,38 @@ def comparison_figure(histories: dict[str, Sequence[dict[str, float]]]) -> Figur
 
 
 def scatter_figure(points: np.ndarray, groups: np.ndarray, title: str, names: dict[int, str] | None = None,
-                   xlabel: str = "", ylabel: str = "") -> Figure:
-    """2-D points coloured by group (negative groups, such as DBSCAN noise, in grey)."""
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
-    for g in np.unique(groups):
+                   xlabel: str = "", ylabel: str = "", colours: dict[int, str] | None = None) -> Figure:
+    """2-D points coloured by group (negative groups, such as DBSCAN noise, in grey); the legend sorted."""
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    for g in sorted(np.unique(groups), key=lambda g: (g < 0, g)):
         mask = groups == g
         label = (names or {}).get(int(g), "noise" if g < 0 else str(g))
-        ax.scatter(points[mask, 0], points[mask, 1], s=3, alpha=0.6, color=color_of(int(g)),
-                   label=f"{label} ({mask.sum()})", rasterized=True, linewidths=0)
+        colour = NOISE_COLOR if g < 0 else (colours or {}).get(int(g), color_of(int(g)))
+        ax.scatter(points[mask, 0], points[mask, 1], s=3, alpha=0.6, color=colour,
+                   label=f"{label} ({mask.sum():,})", rasterized=True, linewidths=0)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(markerscale=4, fontsize=8, loc="best", framealpha=0.8)
+    ax.legend(markerscale=4, loc="best", framealpha=0.85)
     return fig
 
 
-def image_grid_figure(images: np.ndarray, captions: Sequence[str], title: str, cols: int = 10) -> Figure:
-    """A grid of 28x28 grey images, each with a short caption."""
+def image_grid_figure(images: np.ndarray, captions: Sequence[str], title: str, cols: int = 10,
+                      row_names: Sequence[str] | None = None) -> Figure:
+    """A grid of 28x28 grey images, each with a short caption (and, optionally, a name per row)."""
     rows = max(1, int(np.ceil(len(images) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.05, rows * 1.25 + 0.4), squeeze=False)
+    lead = 1 if row_names is not None else 0
+    fig, axes = plt.subplots(rows, cols + lead, figsize=((cols + 1.6 * lead) * 0.95, rows * 1.25 + 0.6), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.6] * lead + [1] * cols})
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, caption in zip(axes.flat, images, captions, strict=False):
+    for k, (image, caption) in enumerate(zip(images, captions, strict=False)):
+        ax = axes[k // cols, k % cols + lead]
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)
-        ax.set_title(caption, fontsize=6)
-    fig.suptitle(title, fontsize=10)
+        ax.set_title(caption, fontsize=MIN_FONT)
+    for r, name in enumerate(row_names or []):
+        axes[r, 0].text(0.0, 0.5, name, va="center", fontsize=11)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -146,28 +182,75 @@ def mean_images_figure(means: np.ndarray, captions: Sequence[str], title: str) -
 def kdistance_figure(distances: np.ndarray, eps: float, k: int) -> Figure:
     """Sorted k-distance curve with the chosen DBSCAN eps marked."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(np.sort(distances))
+    ax.plot(np.sort(distances), color=color_of(0), label=f"distance to the {k}th neighbour")
     ax.axhline(eps, color=color_of(5), ls="--", label=f"eps = {eps:.3g}")
-    ax.set_xlabel("points, sorted")
-    ax.set_ylabel(f"distance to {k}-th neighbour")
-    ax.set_title("k-distance curve (DBSCAN eps at its knee)")
+    ax.set_xlabel("points, sorted by that distance")
+    ax.set_ylabel(f"distance to {k}th neighbour")
+    ax.set_title("k-distance curve (DBSCAN's eps at its knee)")
     ax.legend()
     return fig
+
+
+def criterion_figure(counts: dict[str, GroupCount], title: str) -> Figure:
+    """Prediction strength against the number of groups, one line per label (or the whole set), the choice ringed."""
+    fig, ax = plt.subplots(figsize=(7, 4.4))
+    for i, (name, count) in enumerate(counts.items()):
+        ax.plot(count.ks, count.scores, marker="o", ms=4, color=color_of(i), label=f"{name}: {count.chosen} group(s)")
+        ax.plot([count.chosen], [count.scores[count.ks.index(count.chosen)]], marker="o", ms=12, mfc="none",
+                color=color_of(i))
+    threshold = next(iter(counts.values())).threshold
+    ax.axhline(threshold, color="#555555", ls="--", lw=1, label=f"threshold {threshold:g}")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("number of groups k")
+    ax.set_ylabel("prediction strength")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left")
+    return fig
+
+
+def groups_figure(discovery: Discovery, images: np.ndarray, per_row: int = 10) -> Figure:
+    """One row per group found inside each label: its most typical images, then borderline ones.
+
+    ``images`` are the images of the discovery's split, in its order.
+    """
+    rows, names, shown = [], [], []
+    for lg in discovery.per_label:
+        for g, group in enumerate(lg.groups):
+            seen = f"\nlooks like {group.looks_like}\n({group.share:.0%})" if group.looks_like else ""
+            names.append(f"label {lg.label}, group {g + 1}\n{group.size:,} images{seen}")
+            picks = (group.typical + group.borderline)[:per_row]
+            rows.append(picks + [-1] * (per_row - len(picks)))
+            shown.append(len(group.typical))
+    flat = [i for row in rows for i in row]
+    tiles = np.stack([images[i] if i >= 0 else np.zeros((28, 28), np.uint8) for i in flat])
+    captions = [("" if i < 0 else "typical" if k % per_row < shown[k // per_row] else "borderline")
+                for k, i in enumerate(flat)]
+    return image_grid_figure(tiles, captions, "Groups found inside each label, from the encoding alone", cols=per_row,
+                             row_names=names)
 
 
 def training_figures(history: Sequence[dict[str, float]], confusion: np.ndarray, label_values: Sequence[int],
                      title: str) -> dict[str, Figure]:
     """Loss and accuracy per epoch and the test confusion matrix of one trained model."""
-    names = [str(v) for v in label_values]
+    names = [f"label {v}" for v in label_values]
     return {
         LOSS: curves_figure(history, "loss", f"{title}: loss per epoch"),
         ACCURACY: curves_figure(history, "acc", f"{title}: accuracy per epoch"),
-        CONFUSION: confusion_figure(np.asarray(confusion), names, f"{title}: test confusion matrix"),
+        CONFUSION: confusion_figure(np.asarray(confusion), names, f"{title}: test confusion matrix",
+                                    "predicted label", "true label"),
     }
 
 
-def analysis_figures(analysis: Analysis, images: np.ndarray) -> dict[str, Figure]:
-    """Every static figure of an analysis; ``images`` are the analysed split's uint8 images."""
+def analysis_figures(analysis: Analysis, images: np.ndarray, discovery: Discovery | None = None) -> dict[str, Figure]:
+    """Every static figure of an analysis, drawn from its test points (as the seeds drew theirs).
+
+    ``images`` are the analysed points' uint8 images, in the same order (a test image's
+    nearest neighbours may be training images).
+    """
+    test = analysis.test
+    test_images, labels = images[test], analysis.labels[test]
     figures: dict[str, Figure] = {}
     for projection in analysis.projections.values():
         figures.update(_scatter_set(analysis, projection))
@@ -176,63 +259,91 @@ def analysis_figures(analysis: Analysis, images: np.ndarray) -> dict[str, Figure
         figures[KDISTANCE] = kdistance_figure(dbscan.k_distances, dbscan.params["eps"], dbscan.params["min_samples"])
     rng = np.random.default_rng(analysis.config.seed)
     n = analysis.config.gallery_size
-    km = analysis.clusterings["kmeans"].labels_
-    figures[GALLERY_LABELS] = _groups_gallery(images, analysis.labels, km, "k", "L", n, rng,
-                                              "Random test images per label (caption: label, K-means cluster)")
-    figures[GALLERY_KMEANS] = _groups_gallery(images, km, analysis.labels, "L", "k", n, rng,
-                                              "Random test images per K-means cluster (caption: cluster, label)")
+    km = analysis.clusterings["kmeans"].labels_[test]
+    figures[GALLERY_LABELS] = _gallery(test_images, labels, km, "label", "cluster", n, rng,
+                                       "Random test images of each label (under each: its K-means cluster)")
+    figures[GALLERY_KMEANS] = _gallery(test_images, km, labels, "cluster", "label", n, rng,
+                                       "Random test images of each K-means cluster (under each: its label)")
     clusters = np.unique(km)
-    figures[KMEANS_MEANS] = mean_images_figure(np.stack([images[km == c].mean(axis=0) for c in clusters]),
-                                               [f"cluster {c}" for c in clusters], "Mean image per K-means cluster")
-    figures[DECODING] = confusion_figure(analysis.decoding.table, [f"label {v}" for v in analysis.decoding.label_values],
-                                         "Original classes behind each label (rows: label)", "original class",
-                                         "mystery label", xticklabels=list(CLASS_NAMES))
+    figures[KMEANS_MEANS] = mean_images_figure(np.stack([test_images[km == c].mean(axis=0) for c in clusters]),
+                                               [f"cluster {c}" for c in clusters], "Mean image of each K-means cluster")
+    figures[DECODING] = confusion_figure(
+        analysis.decoding.table, [f"label {v}" for v in analysis.decoding.label_values],
+        "Images of each original class (columns) carrying each label (rows)", "original class", "mystery label",
+        xticklabels=list(CLASS_NAMES), share_of="column")
     figures[RETRIEVAL] = _retrieval_figure(analysis, images, rng)
-    top = analysis.ambiguous.index[:AMBIGUOUS_SHOWN]
-    if len(top):
-        captions = [f"given {g} / nbrs {m}" for g, m in zip(analysis.ambiguous.given[:AMBIGUOUS_SHOWN],
-                                                              analysis.ambiguous.majority[:AMBIGUOUS_SHOWN], strict=True)]
-        figures[AMBIGUOUS] = image_grid_figure(images[top], captions,
-                                               "Ambiguous images (most disagreeing neighbourhoods first)")
+    amb = analysis.ambiguous
+    shown = np.flatnonzero(amb.index >= analysis.n_train)[:AMBIGUOUS_SHOWN]  # the most ambiguous test images
+    if len(shown):
+        figures[AMBIGUOUS] = image_grid_figure(
+            images[amb.index[shown]], [_ambiguous_caption(analysis, k) for k in shown],
+            "Ambiguous test images: their label, then their neighbours' majority label", cols=8)
+    if discovery is not None:
+        figures.update(discovery_figures(discovery, images[test] if discovery.split == "test" else images))
     return figures
 
 
-def _scatter_set(analysis: Analysis, projection) -> dict[str, Figure]:
-    y = analysis.labels
+def discovery_figures(discovery: Discovery, images: np.ndarray) -> dict[str, Figure]:
+    """The groups found inside each label, and the criterion's curves (per label and over the whole set)."""
+    return {
+        GROUPS: groups_figure(discovery, images),
+        CRITERION: criterion_figure({f"label {lg.label}": lg.count for lg in discovery.per_label},
+                                    "How many groups inside each label"),
+        CRITERION_ALL: criterion_figure({"all images": discovery.overall},
+                                        "How many kinds of image in the whole set, labels ignored"),
+    }
+
+
+def _ambiguous_caption(analysis: Analysis, k: int) -> str:
+    amb = analysis.ambiguous
+    cls = analysis.classes[amb.index[k]]
+    name = f"\n{CLASS_NAMES[cls]}" if cls >= 0 else ""
+    return f"{amb.given[k]} / {amb.majority[k]}{name}"
+
+
+def _scatter_set(analysis: Analysis, projection: Projection) -> dict[str, Figure]:
+    test = analysis.test
+    y = analysis.labels[test]
+    points = projection.points[test]
     index_of = {v: i for i, v in enumerate(analysis.label_values)}
     title = projection.title
     if projection.explained_variance:
         ev = projection.explained_variance
-        title += f" (explained variance {ev[0]:.1%} + {ev[1]:.1%})"
+        title += f" ({ev[0]:.1%} + {ev[1]:.1%} of the variance)"
     figures = {scatter_name(projection.method, "label"): scatter_figure(
-        projection.points, np.array([index_of[int(v)] for v in y]), f"{title}, coloured by label",
+        points, np.array([index_of[int(v)] for v in y]), f"{title}: test images by label",
         {i: f"label {v}" for v, i in index_of.items()}, *projection.axes)}
     for name, result in analysis.clusterings.items():
         mapping = {int(c): i for c, i in result.matched.items()}
-        colours = np.array([mapping[int(c)] for c in result.labels_])
-        cluster_names = {mapping[c]: f"cluster {c}" for c in mapping if c >= 0}
+        colours = np.array([mapping[int(c)] for c in result.labels_[test]])
+        values = analysis.label_values
+        cluster_names = {i: f"cluster {values[i]}" if i < len(values) else f"cluster {max(values) + 1 + i - len(values)}"
+                         for i in set(mapping.values()) if i >= 0}
         figures[scatter_name(projection.method, name)] = scatter_figure(
-            projection.points, colours, f"{title}, coloured by {name} cluster", cluster_names, *projection.axes)
+            points, colours, f"{title}: by {result.title} cluster", cluster_names, *projection.axes)
     return figures
 
 
-def _groups_gallery(x, groups, other, other_name, group_name, n, rng, title) -> Figure:
-    images, captions = [], []
+def _gallery(x: np.ndarray, groups: np.ndarray, other: np.ndarray, group_name: str, other_name: str, n: int,
+             rng: np.random.Generator, title: str) -> Figure:
+    images, captions, names = [], [], []
     for g in np.unique(groups):
         idx = np.flatnonzero(groups == g)
         pick = np.sort(rng.choice(idx, min(n, len(idx)), replace=False))
-        pick = np.concatenate([pick, np.full(n - len(pick), -1)])
-        for i in pick:
+        names.append(f"{group_name} {g}")
+        for i in np.concatenate([pick, np.full(n - len(pick), -1)]).astype(int):
             images.append(x[i] if i >= 0 else np.zeros((28, 28), np.uint8))
-            captions.append(f"{group_name}{g} {other_name}{other[i]}" if i >= 0 else "")
-    return image_grid_figure(np.stack(images), captions, title, cols=n)
+            captions.append(f"{other_name} {other[i]}" if i >= 0 else "")
+    return image_grid_figure(np.stack(images), captions, title, cols=n, row_names=names)
 
 
 def _retrieval_figure(analysis: Analysis, images: np.ndarray, rng: np.random.Generator) -> Figure:
     y = analysis.labels
-    queries = np.sort(rng.choice(len(y), min(RETRIEVAL_QUERIES, len(y)), replace=False))
-    neighbours = analysis.neighbours.index[queries]
+    test = np.arange(analysis.n_train, len(y))
+    queries = np.sort(rng.choice(test, min(RETRIEVAL_QUERIES, len(test)), replace=False))
+    neighbours = analysis.neighbours.index[queries, :RETRIEVAL_K]
     shown = np.concatenate([[q, *nb] for q, nb in zip(queries, neighbours, strict=True)])
-    captions = [c for q, nb in zip(queries, neighbours, strict=True) for c in [f"query L{y[q]}", *[f"L{y[j]}" for j in nb]]]
-    return image_grid_figure(images[shown], captions, "Nearest neighbours in the encoding (first column: query)",
+    captions = [c for q, nb in zip(queries, neighbours, strict=True)
+                for c in [f"query: {y[q]}", *[f"label {y[j]}" for j in nb]]]
+    return image_grid_figure(images[shown], captions, "Nearest images in the encoding (first column: the query)",
                              cols=neighbours.shape[1] + 1)

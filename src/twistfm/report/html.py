@@ -2,52 +2,64 @@
 
 It is built from a :class:`StudyReport` (the trained models, the comparison and the
 :class:`~twistfm.analysis.Analysis` of one model, with their figures as PNG bytes); it
-reads no file. Every figure is embedded as a PNG data URI and the explorer's JavaScript is
-inline, so the file works offline and can be mailed as it is.
+reads no file. Every figure is a PNG data URI and the explorer is inline, so the file works
+offline and can be mailed as it is. The explorer is built only when it is scrolled into
+view, so the page is readable at once.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 from ..analysis import Analysis, Clustering
+from ..analysis.discover import THRESHOLD
 from ..analysis.layers import MAX_DIMS, PCA_DIMS
 from ..analysis.neighbours import AMBIGUOUS_K, AMBIGUOUS_SHARE, KNN_K
 from ..analysis.project import PRESERVATION_K
 from ..atomic import write_text
 from ..data import LabelSummary
 from . import figures as F
+from .explorer import CSS as EXPLORER_CSS
+from .explorer import ExplorerPart
 from .tables import contingency_rows
 
-__all__ = ["ModelReport", "StudyReport", "build_report"]
+__all__ = ["ModelReport", "StudyReport", "build_report", "THUMBNAILS"]
+
+#: Thumbnails per group shown beside each label's meaning at the top of the report.
+THUMBNAILS = 6
 
 CSS = """
-:root{--ink:#1d232a;--muted:#5b6670;--line:#e3e7eb;--accent:#0072B2;--bg:#fbfcfd}
+:root{--ink:#1d232a;--muted:#56616b;--line:#e3e7eb;--accent:#0072B2;--bg:#fbfcfd}
 *{box-sizing:border-box}
 body{margin:0;font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
 header{background:#10212e;color:#fff;padding:2.2rem 0 1.6rem}header p{color:#c9d6df;margin:.3rem 0 0}
-.wrap{max-width:1080px;margin:0 auto;padding:0 1.5rem}
+.wrap{max-width:1180px;margin:0 auto;padding:0 1.5rem}
 h1{font-size:2rem;margin:0}h2{font-size:1.45rem;margin:2.6rem 0 .8rem;padding-top:.6rem;border-top:1px solid var(--line)}
 h3{font-size:1.1rem;margin:1.6rem 0 .5rem}
 nav.toc{background:#fff;border:1px solid var(--line);border-radius:8px;padding:.8rem 1.2rem;margin:1.6rem 0}
 nav.toc ol{columns:2;margin:.3rem 0;padding-left:1.2rem}nav.toc a{color:var(--accent);text-decoration:none}
 figure{margin:1rem 0;background:#fff;border:1px solid var(--line);border-radius:8px;padding:.6rem;text-align:center}
 figure img{max-width:100%;height:auto}figcaption{color:var(--muted);font-size:.9rem;margin-top:.4rem}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:1rem}
-table{border-collapse:collapse;width:100%;background:#fff;font-size:.88rem;margin:.6rem 0}
-th,td{border-bottom:1px solid var(--line);padding:.35rem .5rem;text-align:right}th{background:#f1f4f7}
+.grid{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:1rem}
+table{border-collapse:collapse;background:#fff;font-size:.9rem;margin:.6rem 0}
+th,td{border-bottom:1px solid var(--line);padding:.35rem .6rem;text-align:right}th{background:#f1f4f7;font-weight:600}
 td:first-child,th:first-child{text-align:left}tr.best td{background:#eaf4fb;font-weight:600}
-.scroll{overflow-x:auto}
 pre{background:#10212e;color:#e8eef2;border-radius:8px;overflow-x:auto;font-size:.82rem;padding:.8rem}
-.meaning{font-size:1.1rem;background:#fff;border-left:4px solid var(--accent);padding:.6rem 1rem;margin:.4rem 0;border-radius:4px}
+.answer{background:#fff;border-left:4px solid var(--accent);padding:.6rem 1rem;margin:.6rem 0;border-radius:4px}
+.answer .meaning{font-size:1.15rem;font-weight:600}.answer p{margin:.25rem 0;color:var(--muted);font-size:.95rem}
+.thumbs{display:flex;flex-wrap:wrap;gap:1rem;margin-top:.35rem}.thumbs figure{margin:0;padding:.3rem;border:none}
+.thumbs img{image-rendering:pixelated;height:42px;width:auto;max-width:none}.thumbs figcaption{font-size:.85rem;margin:0}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:.8rem;margin:1rem 0}
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:.8rem 1rem}.card b{display:block;font-size:1.5rem}
-.muted{color:var(--muted)}
+.muted{color:var(--muted)}.note{background:#fff8e6;border:1px solid #f0d9a0;border-radius:6px;padding:.5rem .8rem}
 """
 
 
@@ -85,6 +97,8 @@ class StudyReport:
         The study's configuration (shown in full).
     data_source : str
     label_counts : list of LabelSummary
+    val_split : float
+        The share of training images held out for validation (the last ones, in file order).
     models : list of ModelReport
     comparison : list of dict
         Rows of the comparison table.
@@ -94,7 +108,9 @@ class StudyReport:
     analysis : Analysis
     analysis_figures : dict
         The analysis figures (PNG bytes) by name.
-    explorer : tuple of (resources, script, div) or None
+    test_images : ndarray of uint8
+        The test images (for the thumbnails beside each label's meaning).
+    explorer : ExplorerPart or None
     elapsed_seconds : float
     notes : list of str
     """
@@ -104,13 +120,15 @@ class StudyReport:
     config: dict[str, Any]
     data_source: str
     label_counts: list[LabelSummary]
+    val_split: float
     models: list[ModelReport]
     comparison: list[dict[str, Any]]
     comparison_figure: bytes
     analyzed: str
     analysis: Analysis
     analysis_figures: dict[str, bytes]
-    explorer: tuple[str, str, str] | None = None
+    test_images: np.ndarray
+    explorer: ExplorerPart | None = None
     elapsed_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -123,6 +141,10 @@ def _img(data: bytes | None, caption: str) -> str:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
+def _grid(*figures: str) -> str:
+    return '<div class="grid">' + "".join(f for f in figures if f) + "</div>"
+
+
 def _table(rows: list[dict[str, Any]], best: str | None = None, key: str = "") -> str:
     if not rows:
         return "<p class=muted>(none)</p>"
@@ -132,7 +154,7 @@ def _table(rows: list[dict[str, Any]], best: str | None = None, key: str = "") -
         cls = ' class="best"' if best is not None and str(row.get(key)) == best else ""
         cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row.values())
         body.append(f"<tr{cls}>{cells}</tr>")
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _fmt(value: Any) -> str:
@@ -140,30 +162,68 @@ def _fmt(value: Any) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     return str(value)
 
 
-def _meanings(study: StudyReport) -> str:
-    return "".join(f'<div class="meaning">{html.escape(line)}</div>' for line in study.analysis.decoding.lines())
+def _thumbs(images: np.ndarray) -> str:
+    """A strip of images as one small PNG (dark ink on white)."""
+    strip = 255 - np.concatenate(list(images), axis=1) if len(images) else np.full((28, 28), 255, np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(strip.astype(np.uint8)).save(buffer, format="PNG")
+    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
-def _summary(study: StudyReport) -> str:
+# ---------------------------------------------------------------------------- sections
+
+
+def _answer(study: StudyReport) -> str:
     best = max(study.comparison, key=lambda r: float(r["test_acc"]))
+    analysis = study.analysis
+    discovery = analysis.discovery
     cards = [("best test accuracy", f"{float(best['test_acc']):.2%}", str(best["model"])),
-             ("labels", str(len(study.analysis.decoding.labels)), "mystery labels decoded"),
-             ("encoding layer", html.escape(study.analysis.layer), f"of {study.analyzed}"),
+             ("labels", str(len(analysis.decoding.labels)), "mystery labels"),
+             ("kinds of image", str(discovery.overall.chosen) if discovery else "-",
+              "found blind in the test images" + (f" (classes: {discovery.overall_true})"
+                                                  if discovery and discovery.overall_true else "")),
              ("study time", f"{study.elapsed_seconds / 60:.1f} min", "on this machine")]
-    return '<div class="cards">' + "".join(
+    out = '<div class="cards">' + "".join(
         f'<div class="card"><span class="muted">{t}</span><b>{v}</b><span class="muted">{html.escape(s)}</span></div>'
-        for t, v, s in cards) + "</div>" + _meanings(study)
+        for t, v, s in cards) + "</div>"
+    groups = {lg.label: lg for lg in discovery.per_label} if discovery else {}
+    for meaning in analysis.decoding.labels:
+        lg = groups.get(meaning.label)
+        thumbs = ""
+        if lg is not None:
+            thumbs = '<div class="thumbs">' + "".join(
+                f"<figure>{_thumbs(study.test_images[g.typical[:THUMBNAILS]])}<figcaption>group {k + 1}: "
+                f"{g.size:,} images{f', looks like {html.escape(g.looks_like)}' if g.looks_like else ''}"
+                f"</figcaption></figure>" for k, g in enumerate(lg.groups)) + "</div>"
+        out += (f'<div class="answer"><div class="meaning">{html.escape(meaning.line())}</div>'
+                f"<p>{html.escape(_how_found(meaning.label, lg, analysis))}</p>{thumbs}</div>")
+    return out
+
+
+def _how_found(label: int, lg, analysis: Analysis) -> str:
+    """One sentence on how the meaning of ``label`` was found: the blind groups first, then the check."""
+    recovery = ", ".join(f"{k} {v:,}" for k, v in analysis.decoding.recovery.items())
+    check = f"checked against each image's original class ({recovery})"
+    if lg is None:
+        return f"Named by the original classes of its images, {check}."
+    blind = (f"Blind: in the encoding of {analysis.discovery.layer}, its test images form {len(lg.groups)} group(s)"
+             + (f" (the original classes number {lg.true_count}" + (f"; ARI {lg.ari:.2f}" if lg.ari is not None else "")
+                + ")" if lg.true_count is not None else ""))
+    return f"{blind}; the name is {check}."
 
 
 def _data(study: StudyReport) -> str:
-    counts = [{"label": r.label, "train": r.train, "test": r.test} for r in study.label_counts]
-    return (f"<p>Source: {html.escape(study.data_source)}. Images are 28&times;28 grey values 0&ndash;255, kept as uint8 "
-            "until the model boundary, where they become float32 in [0, 1] (divided by 255), one channel, as both seeds "
-            "did. The validation set is the last part of the training set (Keras's <code>validation_split</code>).</p>"
-            + _table(counts))
+    counts = [{"label": r.label, "training images": r.train, "test images": r.test,
+               "classes behind it": ", ".join(r.classes) or "-"} for r in study.label_counts]
+    return (f"<p>Source: {html.escape(study.data_source)}. Images are 28&times;28 grey values 0&ndash;255, kept as "
+            "integers until they enter a network, where each is divided by 255 to lie in [0, 1]. "
+            + (f"The validation images are the last {study.val_split:.0%} of the training file, in file order, as the "
+               "seeds' Keras code held them out." if study.val_split else "") + "</p>" + _table(counts))
 
 
 def _models(study: StudyReport) -> str:
@@ -171,20 +231,25 @@ def _models(study: StudyReport) -> str:
 
 
 def _training(study: StudyReport) -> str:
-    return "".join(f"<h3>{html.escape(m.label)}</h3><div class=grid>{_img(m.figures.get(F.LOSS), f'{m.label}: loss')}"
-                   f"{_img(m.figures.get(F.ACCURACY), f'{m.label}: accuracy')}</div>" for m in study.models)
+    return "".join(f"<h3>{html.escape(m.label)}</h3>" + _grid(_img(m.figures.get(F.LOSS), f"{m.label}: loss"),
+                                                               _img(m.figures.get(F.ACCURACY), f"{m.label}: accuracy"))
+                   for m in study.models)
 
 
-def _runtimes(study: StudyReport) -> str:
-    rows = [{"model": m.label, "training seconds": m.metrics["training_seconds"],
-             "train images/s": m.metrics["train_images_per_second"],
-             "test inference seconds": round(m.metrics["test_inference_seconds"], 3)} for m in study.models]
-    return _table(rows)
+_COMPARISON_COLUMNS = {"model": "model", "test_acc": "test accuracy", "test_loss": "test loss",
+                       "parameters": "parameters", "epochs": "epochs", "batch_size": "batch", "optimizer": "optimizer",
+                       "train_acc": "training accuracy", "val_acc": "validation accuracy",
+                       "training_seconds": "training seconds", "train_images_per_second": "images/s"}
 
 
 def _comparison(study: StudyReport) -> str:
     best = max(study.comparison, key=lambda r: float(r["test_acc"]))
-    return (_table(study.comparison, str(best["model"]), "model")
+    rows = [{title: row[key] for key, title in _COMPARISON_COLUMNS.items() if key in row} for row in study.comparison]
+    inference = [{"model": m.label, "test images/s": m.metrics["test_images_per_second"],
+                  "test inference seconds": round(m.metrics["test_inference_seconds"], 3)} for m in study.models]
+    return ("<p>Test accuracy is each model's accuracy on the test images after its last epoch. The full table, with "
+            "filters and units, is in <code>compare/comparison.csv</code>.</p>"
+            + _table(rows, str(best["model"]), "model") + _table(inference)
             + _img(study.comparison_figure, "Validation and test accuracy per epoch"))
 
 
@@ -199,83 +264,125 @@ def _layers(study: StudyReport) -> str:
     if best is not None and default is not None and default is not best:
         note = (f"<p>The best layer, <b>{best.layer}</b>, reaches K-means NMI {best.kmeans_nmi:.3f} against "
                 f"{default.kmeans_nmi:.3f} for the last hidden layer ({default.layer}).</p>")
-    rows = [{"layer": r.layer, "width": r.width, "dims": r.dims, "K-means ARI": r.kmeans_ari, "K-means NMI": r.kmeans_nmi,
-             f"{KNN_K}-NN accuracy": r.knn_acc, "silhouette": r.silhouette} for r in analysis.layers.rows]
-    return (f"<p>Each candidate layer of <b>{html.escape(study.analyzed)}</b> encodes the test images; K-means (k = number "
-            f"of labels) is scored against the labels (ARI, NMI), a {KNN_K}-NN classifier fitted on training encodings is "
-            "scored on the test encodings, and the silhouette of the labels is taken on a seeded sample. Layers wider than "
-            f"{MAX_DIMS} are scored on {PCA_DIMS} principal components. The highlighted row is the layer the analysis "
-            "uses.</p>" + note + _table(rows, analysis.layer, "layer"))
+    rows = [{"layer": r.layer, "width": r.width, "dimensions scored": r.dims, "K-means ARI": r.kmeans_ari,
+             "K-means NMI": r.kmeans_nmi, f"{KNN_K}-NN accuracy": r.knn_acc, "silhouette": r.silhouette}
+            for r in analysis.layers.rows]
+    return (f"<p>Each candidate layer of <b>{html.escape(study.analyzed)}</b> encodes the test images. K-means (k = the "
+            "number of labels) is scored against the labels (ARI, NMI); a k-nearest-neighbour classifier "
+            f"(k = {KNN_K}) fitted on training encodings is scored on the test encodings; the silhouette of the labels "
+            f"is taken on a sample. Layers wider than {MAX_DIMS} are scored on {PCA_DIMS} principal components. The "
+            "highlighted row is the layer the analysis encodes from.</p>" + note + _table(rows, analysis.layer, "layer"))
+
+
+def _inside(study: StudyReport) -> str:
+    discovery = study.analysis.discovery
+    figs = study.analysis_figures
+    rows = [{"label": lg.label, "groups found blind": len(lg.groups),
+             "original classes": lg.true_count if lg.true_count is not None else "-",
+             "ARI groups vs classes": lg.ari, "groups (size, looks like)": "; ".join(
+                 f"{g.size:,}" + (f" {g.looks_like} {g.share:.0%}" if g.looks_like else "") for g in lg.groups)}
+            for lg in discovery.per_label]
+    overall = discovery.overall
+    exact = "" if discovery.exact is None else f" The blind count matches the classes in {discovery.exact} of " \
+                                               f"{len(discovery.per_label)} labels."
+    return (f"<p>Without the original classes, the test images of each label are split into groups in the encoding "
+            f"of <b>{html.escape(discovery.layer)}</b> (an early layer, which keeps the differences the label merges): "
+            f"its {discovery.params['pca_dims']} principal components are embedded in 2-D by t-SNE, and the number of "
+            f"groups is the largest whose K-means prediction strength reaches {THRESHOLD} (a label of one kind keeps one "
+            f"group). Over all test images, labels ignored, the same criterion finds <b>{overall.chosen}</b> kinds of "
+            f"image{f' (the data holds {discovery.overall_true} classes)' if discovery.overall_true else ''}.{exact} "
+            "The original classes, where known, only name and score the groups.</p>" + _table(rows)
+            + _img(figs.get(F.GROUPS), "One row per group: its most typical images, then borderline ones")
+            + _grid(_img(figs.get(F.CRITERION), "The criterion inside each label"),
+                    _img(figs.get(F.CRITERION_ALL), "The criterion over the whole set")))
 
 
 def _scatters(study: StudyReport, method: str) -> str:
-    figs = study.analysis_figures
-    title = study.analysis.projections[method].title
-    return "<div class=grid>" + "".join(
-        _img(figs.get(F.scatter_name(method, colouring)), f"{title}, coloured by {caption}")
-        for colouring, caption in [("label", "label"),
-                                   *[(n, f"{c.title} cluster") for n, c in study.analysis.clusterings.items()]]
-    ) + "</div>"
+    figs, analysis = study.analysis_figures, study.analysis
+    title = analysis.projections[method].title
+    shown = [("label", "label")] + [(n, f"{c.title} cluster") for n, c in analysis.clusterings.items() if not c.poor]
+    return _grid(*[_img(figs.get(F.scatter_name(method, name)), f"{title}, coloured by {caption}")
+                   for name, caption in shown])
 
 
 def _pca(study: StudyReport) -> str:
     ev = study.analysis.projections["pca"].explained_variance or [float("nan")] * 2
-    return f"<p>The first two components explain {ev[0]:.1%} and {ev[1]:.1%} of the variance.</p>" + _scatters(study, "pca")
+    return (f"<p>The first two principal components of the test encodings explain {ev[0]:.1%} and {ev[1]:.1%} of their "
+            "variance.</p>" + _scatters(study, "pca"))
 
 
 def _clustering(study: StudyReport) -> str:
     clusterings = study.analysis.clusterings
-    km, db = clusterings["kmeans"], clusterings["dbscan"]
-    knee = " (chosen at the knee of the k-distance curve)" if db.params["eps_chosen_at_knee"] else ""
-    rows = [{"method": name, **c.scores} for name, c in clusterings.items()]
-    return (f"<p>K-means: k = {km.params['k']}, k-means++, seeded. DBSCAN: eps = {db.params['eps']:.4g}{knee}, "
-            f"min_samples = {db.params['min_samples']}. Cluster colours are matched to labels (Hungarian method), so one "
-            "colour means one group across figures.</p>" + _table(rows)
-            + "".join(_contingency(name, c) for name, c in clusterings.items())
-            + _img(study.analysis_figures.get(F.KDISTANCE), "k-distance curve"))
+    km = clusterings["kmeans"]
+    db, hdb = clusterings["dbscan"], clusterings["hdbscan"]
+    knee = ", chosen at the knee of the k-distance curve" if db.params["eps_chosen_at_knee"] else ""
+    rows = [{"method": c.title, "clusters": c.scores["n_clusters"], "noise": c.scores["noise"], "ARI": c.scores["ari"],
+             "NMI": c.scores["nmi"], "purity": c.scores["purity"]} for c in clusterings.values()]
+    verdicts = "".join(f'<p class="{"note" if c.poor else ""}">{html.escape(c.verdict())}</p>'
+                       for c in clusterings.values())
+    return (f"<p>K-means (k = {km.params['k']}, k-means++, seeded) clusters the encoding. DBSCAN (eps = "
+            f"{db.params['eps']:.4g}{knee}; at least {db.params['min_samples']} neighbours) and HDBSCAN (smallest cluster "
+            f"{hdb.params['min_cluster_size']:,} images) cluster its t-SNE, where density means something. Cluster "
+            "colours and numbers follow the label each cluster is matched to (Hungarian method), so one colour means "
+            "one group across figures.</p>" + verdicts + _table(rows)
+            + "".join(_contingency(c) for c in clusterings.values() if not c.poor)
+            + (_img(study.analysis_figures.get(F.KDISTANCE), "The k-distance curve") if not db.poor else ""))
 
 
-def _contingency(name: str, clustering: Clustering) -> str:
-    return f"<h3>{html.escape(name)}: cluster &times; label</h3>" + _table(contingency_rows(clustering))
+def _contingency(clustering: Clustering) -> str:
+    return f"<h3>{html.escape(clustering.title)}: clusters &times; labels</h3>" + _table(contingency_rows(clustering))
 
 
 def _tsne(study: StudyReport) -> str:
     tsne = study.analysis.projections["tsne"]
     preservation = study.analysis.preservation
     kept = "-" if preservation is None else f"{preservation:.3f}"
-    return (f"<p>openTSNE, perplexity {tsne.params['perplexity']:g}, seeded. Share of each point's {PRESERVATION_K} "
-            f"nearest neighbours kept in 2-D: {kept}.</p>" + _scatters(study, "tsne"))
+    placed = tsne.params.get("placed_points", 0)
+    extra = (f" It is made of the {tsne.params['fitted_points']:,} test images; the {placed:,} training images are then "
+             "placed into it (each starts among its nearest test images)." if placed else "")
+    return (f"<p>openTSNE, perplexity {tsne.params['perplexity']:g}, seeded.{extra} Share of each test image's "
+            f"{PRESERVATION_K} nearest neighbours in the encoding that stay among its {PRESERVATION_K} nearest in 2-D: "
+            f"{kept}.</p>" + _scatters(study, "tsne"))
 
 
 def _explorer(study: StudyReport) -> str:
-    return ("<p>Every test image is a point. Tabs switch the projection and the colouring; hover a point to see the "
-            "image; scroll to zoom, drag to pan; click a legend entry to hide that group.</p>" + study.explorer[2])
+    n = len(study.analysis.labels)
+    return (f"<p>Every image ({n:,}) is a point. Choose the projection and the colouring; hover a point to see its image; "
+            "drag a box or a lasso to see the images selected and their counts; click a point to see its nearest "
+            "images; click a legend or filter entry to hide that group.</p>" + study.explorer.html)
 
 
 def _galleries(study: StudyReport) -> str:
     figs = study.analysis_figures
-    return (_img(figs.get(F.GALLERY_LABELS), "Random images per label")
-            + _img(figs.get(F.GALLERY_KMEANS), "Random images per K-means cluster")
-            + _img(figs.get(F.KMEANS_MEANS), "Mean image per K-means cluster"))
+    return (_img(figs.get(F.GALLERY_LABELS), "Random test images of each label")
+            + _img(figs.get(F.GALLERY_KMEANS), "Random test images of each K-means cluster")
+            + _img(figs.get(F.KMEANS_MEANS), "Mean image of each K-means cluster"))
 
 
 def _meaning(study: StudyReport) -> str:
-    recovery = study.analysis.decoding.recovery
+    decoding = study.analysis.decoding
     return ("<p>Each image's original Fashion-MNIST class was recovered ("
-            + html.escape(", ".join(f"{k}: {v:,}" for k, v in recovery.items()))
-            + "); a label is named by the classes most of whose images carry it, with the share of each class that does."
-            "</p>" + _meanings(study)
-            + _img(study.analysis_figures.get(F.DECODING), "Images of each original class (columns) per label (rows)"))
+            + html.escape(", ".join(f"{k}: {v:,}" for k, v in decoding.recovery.items()))
+            + "); a label is named by the classes most of whose images carry it, with the share of each class that "
+              "does.</p>" + "".join(f'<div class="answer"><div class="meaning">{html.escape(line)}</div></div>'
+                                    for line in decoding.lines())
+            + _img(study.analysis_figures.get(F.DECODING),
+                   "Left: how many images of each original class (column) carry each label (row), shaded by count. "
+                   "Right: the share of each class's images that carry each label."))
 
 
 def _ambiguous(study: StudyReport) -> str:
     analysis = study.analysis
-    return (f"<p>{len(analysis.ambiguous.index):,} test images have a neighbourhood ({AMBIGUOUS_K} nearest in the "
-            f"encoding) of which at least {AMBIGUOUS_SHARE:.0%} carries another label; the most disagreeing first, with "
-            "the given label and the neighbours' majority.</p>"
-            + _img(study.analysis_figures.get(F.AMBIGUOUS), "Ambiguous images")
-            + _img(study.analysis_figures.get(F.RETRIEVAL), "Nearest-neighbour retrieval: each row a query and its neighbours")
-            + f"<p>{KNN_K}-NN accuracy on this encoding: {analysis.knn_acc:.4f}.</p>")
+    knn = analysis.layers.row(analysis.layer)
+    source = "as in the layer table" if knn is not None else "fitted on training encodings"
+    return (f"<p>{len(analysis.ambiguous.index):,} images have a neighbourhood ({AMBIGUOUS_K} nearest in the encoding) "
+            f"of which at least {AMBIGUOUS_SHARE:.0%} carries another label. On this data the labels follow from the "
+            "kind of image, so these are images that look like another label's, not wrong labels. Under each: its label, "
+            "its neighbours' majority label and its original class.</p>"
+            + _img(study.analysis_figures.get(F.AMBIGUOUS), "The most ambiguous test images")
+            + _img(study.analysis_figures.get(F.RETRIEVAL), "Nearest images in the encoding: each row a query and its "
+                                                             "neighbours")
+            + f"<p>{KNN_K}-nearest-neighbour accuracy of this encoding ({source}): {analysis.knn_acc:.4f}.</p>")
 
 
 def _repeat(study: StudyReport) -> str:
@@ -285,30 +392,31 @@ def _repeat(study: StudyReport) -> str:
 
 
 def _sections(study: StudyReport) -> list[tuple[str, str, str]]:
-    sections = [("summary", "The answer", _summary), ("data", "The data and its preprocessing", _data),
-                ("models", "The models", _models), ("training", "Training curves", _training),
-                ("runtimes", "Runtimes", _runtimes), ("comparison", "Comparison", _comparison),
-                ("confusion", "Confusion matrices", _confusion), ("layers", "Which layer encodes best", _layers),
-                ("pca", "PCA", _pca), ("clustering", "K-means and DBSCAN", _clustering), ("tsne", "t-SNE", _tsne)]
+    sections = [("summary", "The answer", _answer), ("data", "The data", _data), ("models", "The models", _models),
+                ("training", "Training curves", _training), ("comparison", "Results", _comparison),
+                ("confusion", "Confusion matrices", _confusion), ("layers", "Which layer encodes best", _layers)]
+    if study.analysis.discovery is not None:
+        sections.append(("inside", "What the network sees inside each label", _inside))
+    sections += [("pca", "PCA", _pca), ("clustering", "Clustering", _clustering), ("tsne", "t-SNE", _tsne)]
     if study.explorer:
-        sections.append(("explorer", "Explore every test image", _explorer))
+        sections.append(("explorer", "Explore every image", _explorer))
     sections += [("galleries", "Galleries", _galleries), ("meaning", "What each label means", _meaning),
-                 ("issues", "Ambiguous images", _ambiguous), ("repeat", "How to repeat this study", _repeat)]
+                 ("ambiguous", "Ambiguous images", _ambiguous), ("repeat", "How to repeat this study", _repeat)]
     return [(sid, title, render(study)) for sid, title, render in sections]
 
 
-def build_report(path: Path, study: StudyReport) -> Path:
+def build_report(path, study: StudyReport):
     """Write the self-contained report to ``path`` and return it."""
     sections = _sections(study)
     toc = "".join(f'<li><a href="#{sid}">{html.escape(title)}</a></li>' for sid, title, _ in sections)
     body = "".join(f'<section id="{sid}"><h2>{html.escape(title)}</h2>{content}</section>'
                    for sid, title, content in sections)
-    head_extra = (study.explorer[0] + study.explorer[1]) if study.explorer else ""
+    scripts = study.explorer.scripts if study.explorer else ""
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
             f'content="width=device-width,initial-scale=1"><title>{html.escape(study.title)}</title>'
-            f"<style>{CSS}</style>{head_extra}</head><body><header><div class=wrap><h1>{html.escape(study.title)}</h1>"
-            f"<p>What does the mystery label mean? A study by twistfm.</p></div></header><main class=wrap>"
-            f'<nav class="toc"><b>Contents</b><ol>{toc}</ol></nav>{body}</main></body></html>')
+            f"<style>{CSS}{EXPLORER_CSS if study.explorer else ''}</style></head><body><header><div class=wrap>"
+            f"<h1>{html.escape(study.title)}</h1><p>What does the mystery label mean? A study by twistfm.</p></div>"
+            f'</header><main class=wrap><nav class="toc"><b>Contents</b><ol>{toc}</ol></nav>{body}</main>'
+            f"{scripts}</body></html>")
     write_text(path, page)
     return path
-

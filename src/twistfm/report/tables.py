@@ -48,9 +48,10 @@ def analysis_tables(analysis: Analysis) -> dict[str, str]:
     for name, clustering in analysis.clusterings.items():
         tables[f"{name}-contingency.csv"] = csv_text(contingency_rows(clustering))
     amb = analysis.ambiguous
+    n = analysis.n_train
     tables[AMBIGUOUS] = csv_text([
-        {f"{analysis.split}_index": int(i), "given": int(g), "neighbour_majority": int(m),
-         "disagreement": round(float(d), 3)}
+        {"split": "train" if i < n else "test", "index": int(i if i < n else i - n), "label": int(g),
+         "neighbour_majority": int(m), "disagreement": round(float(d), 3)}
         for i, g, m, d in zip(amb.index, amb.given, amb.majority, amb.disagreement, strict=True)])
     tables[DECODING] = "\n".join(analysis.decoding.lines()) + "\n"
     return tables

@@ -1,0 +1,133 @@
+"""Discovery: groups inside each label from the encoding alone, on encodings of known structure and end to end."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from conftest import assert_cli_error, cli, needs_real_data, split_dataset, synthetic_images, write_csv_dir
+from twistfm.analysis.discover import count_groups, discover, prediction_strength
+
+
+def _blobs(rng, n, centres, spread=1.0):
+    which = rng.integers(0, len(centres), n)
+    return np.asarray(centres)[which] + rng.normal(0, spread, (n, len(centres[0]))), which
+
+
+@pytest.fixture(scope="module")
+def known():
+    """Label 0: three separated blobs; label 1: one blob; label 2: uniform noise."""
+    rng = np.random.default_rng(0)
+    d = 16
+    x0, c0 = _blobs(rng, 600, [rng.normal(0, 10, d) for _ in range(3)])
+    x1, _ = _blobs(rng, 300, [rng.normal(30, 1, d)])
+    x2 = rng.uniform(-20, 20, (400, d))
+    X = np.concatenate([x0, x1, x2]).astype(np.float32)
+    labels = np.repeat([0, 1, 2], [600, 300, 400])
+    classes = np.concatenate([c0, np.full(300, 5), np.full(400, 7)])
+    return X, labels, classes, discover(X, labels, classes, seed=0)
+
+
+def test_three_blobs_give_three_groups_one_blob_one_and_noise_invents_none(known):
+    _, _, _, found = known
+    assert [len(lg.groups) for lg in found.per_label] == [3, 1, 1]
+    assert found.per_label[0].ari == pytest.approx(1.0)
+    assert found.exact == 3
+    assert found.overall.chosen == 5 and found.overall_true == 5
+
+
+def test_groups_are_largest_first_with_typical_and_borderline_images(known):
+    X, labels, classes, found = known
+    groups = found.per_label[0].groups
+    assert [g.size for g in groups] == sorted((g.size for g in groups), reverse=True)
+    assert sum(g.size for g in groups) == 600
+    for g in groups:
+        assert len(g.typical) == 8 and len(g.borderline) == 4
+        assert (labels[g.typical] == 0).all() and g.share == 1.0
+        assert len(set(classes[g.typical])) == 1
+    assert found.per_label[1].groups[0].borderline == []
+    for k, lg in enumerate(found.per_label):  # group numbers follow the sizes inside each label
+        sizes = np.bincount(found.group[labels == k])
+        assert sizes.tolist() == [g.size for g in lg.groups]
+
+
+def test_the_json_answer(known):
+    X, labels, _, _ = known
+    blind = discover(X, labels, None, seed=0)
+    answer = json.loads(json.dumps(blind.as_json()))
+    assert list(answer) == ["0", "1", "2"]
+    assert [len(v["groups"]) for v in answer.values()] == [3, 1, 1]
+    assert all(g == {"size": g["size"], "looks_like": None, "share": None} for v in answer.values() for g in v["groups"])
+    assert blind.exact is None and blind.mean_ari is None
+
+
+def test_prediction_strength_and_its_choice():
+    rng = np.random.default_rng(1)
+    two, _ = _blobs(rng, 400, [[0, 0], [20, 0]])
+    assert prediction_strength(two, 1) == 1.0
+    assert prediction_strength(two, 2) > 0.95
+    assert prediction_strength(two, 4) < 0.8
+    assign, count = count_groups(two, max_groups=5)
+    assert count.chosen == 2 and count.ks == [1, 2, 3, 4, 5] and len(count.scores) == 5
+    assert set(assign) == {0, 1}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("discover")
+    x, y = synthetic_images(1100, 3, seed=3)
+    csv_dir = write_csv_dir(tmp / "csv", split_dataset(x, y, 800))
+    code, _, err = cli("train", "tfm-small", "--epochs", "1", "--csv-dir", str(csv_dir), "--runs", str(tmp / "r"))
+    assert code == 0, err
+    return next((tmp / "r").iterdir())
+
+
+def test_cli_discover_json_and_csv(trained):
+    code, out, err = cli("discover", str(trained), "--json")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert set(answer) == {"0", "1", "2"}
+    assert sum(g["size"] for v in answer.values() for g in v["groups"]) == 300
+    with open(trained / "discovery.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["split", "index", "label", "group"] and len(rows) == 300
+    assert [r["index"] for r in rows] == [str(i) for i in range(300)] and {r["split"] for r in rows} == {"test"}
+    sizes = {(v, k + 1): g["size"] for v, groups in answer.items() for k, g in enumerate(groups["groups"])}
+    counted = {}
+    for r in rows:
+        counted[(r["label"], int(r["group"]))] = counted.get((r["label"], int(r["group"])), 0) + 1
+    assert counted == sizes
+    for name in ("discovery-groups", "discovery-criterion", "discovery-whole-set"):
+        assert (trained / "figures" / f"{name}.png").stat().st_size > 2000
+    code, out, _ = cli("discover", str(trained), "--split", "all")
+    assert code == 0 and "kinds of image in the whole set" in out
+    assert sum(1 for _ in open(trained / "discovery.csv")) == 1 + 1100
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--max-groups", "1"], "--max-groups must be between 2 and 20"), (["--split", "val"], "--split 'val'"),
+    (["--layer", "nope"], "no layer 'nope'"),
+])
+def test_cli_discover_bad_options(trained, args, fragment):
+    assert_cli_error(cli("discover", str(trained), *args), fragment)
+
+
+@needs_real_data
+@pytest.mark.realdata
+def test_groups_are_named_where_classes_can_be_matched(tmp_path):
+    from twistfm.data import load_dataset
+
+    full = load_dataset()
+    pick = np.random.default_rng(0).choice(10000, 1500, replace=False)
+    ds = split_dataset(np.concatenate([full.x_train[:1500], full.x_test[pick]]),
+                       np.concatenate([full.y_train[:1500], full.y_test[pick]]), 1500)
+    csv_dir = write_csv_dir(tmp_path / "csv", ds)
+    code, _, err = cli("train", "cm1", "--epochs", "1", "--csv-dir", str(csv_dir), "--runs", str(tmp_path / "r"))
+    assert code == 0, err
+    code, out, err = cli("discover", str(next((tmp_path / "r").iterdir())), "--json")
+    assert code == 0, err
+    named = [g["looks_like"] for v in json.loads(out).values() for g in v["groups"]]
+    assert all(isinstance(n, str) for n in named) and "Trouser" in named
