@@ -37,11 +37,11 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from twistfm.analysis.project import tsne
-from twistfm.data import load_dataset
+from twistfm.data import DataSpec, load_dataset
 from twistfm.encode import candidate_layers, encode
+from twistfm.pipeline import train
 from twistfm.recipes import recipe
 from twistfm.runs import RunDir
-from twistfm.train import fit
 
 
 def prediction_strength(points: np.ndarray, k: int, seed: int, repeats: int = 3) -> float:
@@ -174,7 +174,7 @@ def main() -> None:
         models[path] = RunDir.open(path).load_model()[0]
     if not models:
         for name in ("quick", "seed-model-a"):
-            result = fit(recipe(name), ds, RunDir.create(name, "runs/bench"), log=None)
+            result = train(recipe(name), DataSpec(), runs_root="runs/bench", dataset=ds, log=None)
             print(f"trained {name}: {result.run} (test accuracy {result.metrics['test_acc']:.4f})", flush=True)
             models[name] = result.model
     for name, model in models.items():

@@ -1,6 +1,7 @@
 """Seed 000's LeakyReLU network: every reading its text allows, trained and scored.
 
-Usage: python bench/leaky_readings.py [--epochs 30] [--seeds 0] [--threads N] [--out FILE]
+Usage: python bench/leaky_readings.py [--epochs 30] [--seeds 0] [--pool floor ceil] [--first-pool input none]
+       [--conv-act relu linear leaky] [--units 64 128] [--momentum 0 0.9] [--threads N] [--out FILE]
 
 The seed lists the layers (a LeakyReLU on the input, three 32-filter convolutions each
 followed by 2x2 pooling, a LeakyReLU after the third, a hidden dense layer with a
@@ -32,6 +33,7 @@ from twistfm.train import fit
 SEED_TEST_ACC = 0.9373
 READINGS = {
     "pool": ("floor", "ceil"),
+    "first_pool": ("input", "none"),
     "conv_act": ("relu", "linear", "leaky"),
     "units": (64, 128),
     "momentum": (0.0, 0.9),
@@ -44,29 +46,34 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", default="runs/bench/leaky-readings.json")
+    for name, values in READINGS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", nargs="+", type=type(values[0]), default=list(values),
+                            help=f"readings of {name} to try (default: all of {values})")
     args = parser.parse_args()
+    grid = {name: getattr(args, name) for name in READINGS}
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads", flush=True)
     dataset = load_dataset()
     marks = [e for e in (10, 20, 30, 40, 50) if e <= args.epochs]
-    print("| pool | conv act | units | momentum | seed | " + " | ".join(f"test acc @{e}" for e in marks)
-          + " | seconds/epoch |", flush=True)
-    print("|---" * (6 + len(marks)) + "|", flush=True)
+    print("| pool | first pool | conv act | units | momentum | seed | " + " | ".join(f"test acc @{e}" for e in marks)
+          + " | train acc | seconds/epoch |", flush=True)
+    print("|---" * (8 + len(marks)) + "|", flush=True)
     results = []
-    for (pool, act, units, momentum), seed in itertools.product(itertools.product(*READINGS.values()), args.seeds):
+    for (pool, first, act, units, momentum), seed in itertools.product(itertools.product(*grid.values()), args.seeds):
         config = recipe("seed-leaky", epochs=args.epochs, momentum=momentum, seed=seed,
-                        model_args={"pool": pool, "conv_act": act, "units": units})
+                        model_args={"pool": pool, "first_pool": first, "conv_act": act, "units": units})
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             result = fit(config, dataset, RunDir.create("leaky", tmp), log=None)
         per_epoch = (time.perf_counter() - start) / args.epochs
         accs = [result.history[e - 1]["test_acc"] for e in marks]
-        results.append({"pool": pool, "conv_act": act, "units": units, "momentum": momentum, "seed": seed,
-                        "test_acc": {str(e): a for e, a in zip(marks, accs, strict=True)}})
-        print(f"| {pool} | {act} | {units} | {momentum:g} | {seed} | " + " | ".join(f"{a:.4f}" for a in accs)
-              + f" | {per_epoch:.1f} |", flush=True)
+        results.append({"pool": pool, "first_pool": first, "conv_act": act, "units": units, "momentum": momentum,
+                        "seed": seed, "test_acc": {str(e): a for e, a in zip(marks, accs, strict=True)},
+                        "train_acc": result.history[-1]["train_acc"]})
+        print(f"| {pool} | {first} | {act} | {units} | {momentum:g} | {seed} | " + " | ".join(f"{a:.4f}" for a in accs)
+              + f" | {result.history[-1]['train_acc']:.4f} | {per_epoch:.1f} |", flush=True)
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as handle:
         json.dump({"seed_test_acc": SEED_TEST_ACC, "results": results}, handle, indent=1)

@@ -230,6 +230,26 @@ def compare_cmd(
     out.print(f"comparison: {comparison.folder}")
 
 
+@app.command("sweep")
+def sweep_cmd(
+    spec: Annotated[Path | None, typer.Argument(help="The sweep spec (TOML); see 'twistfm.sweep' for its fields.")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue an interrupted sweep folder.")] = None,
+    address: Annotated[str | None, typer.Option(help="A Ray cluster to run on (default: $RAY_ADDRESS, else local).")]
+    = None,
+    runs: RunsRoot = Path("runs"),
+) -> None:
+    """Search training settings with Ray Tune (ASHA on validation accuracy); each trial is a run folder."""
+    from .sweep import load_spec, resume_sweep, run_sweep
+
+    if (spec is None) == (resume is None):
+        raise OptionError("sweep needs a SPEC.toml to start, or --resume SWEEP_FOLDER to continue")
+    result = resume_sweep(resume, address=address) if resume else run_sweep(load_spec(spec), runs_root=runs,
+                                                                            address=address)
+    _print_rows(result.rows[:10])
+    out.print(f"best trial: {result.best_command}")
+    out.print(f"sweep: {result.folder}")
+
+
 @app.command("run")
 def run_cmd(
     preset: Annotated[str, typer.Option(help="quick (a few minutes), seed (the seeds' runs) or best (highest accuracy).")]
@@ -334,6 +354,19 @@ def discover_cmd(
     true = f" (the data holds {discovery.overall_true} classes)" if discovery.overall_true else ""
     out.print(f"kinds of image in the whole set, labels ignored: {discovery.overall.chosen}{true}")
     out.print(f"run: {run}")
+
+
+@app.command("export-table")
+def export_table_cmd(
+    run: Run,
+    out_file: Annotated[Path, typer.Option("--out", help="The Parquet file to write (e.g. run.parquet).")],
+) -> None:
+    """One row per analysed image (image, split, label, prediction, clusters, class, projections, neighbours)."""
+    from .pipeline import export_table
+
+    path = export_table(run, out_file)
+    out.print(f"{path}  {path.stat().st_size:,} bytes")
+    out.print(f"open it with: embedding-atlas {path} --image image --x tsne_x --y tsne_y --neighbors neighbors")
 
 
 @app.command("decode")

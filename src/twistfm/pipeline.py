@@ -8,6 +8,7 @@ calls one of these per command; so can a notebook.
 from __future__ import annotations
 
 import contextlib
+import io
 import shlex
 import sys
 import tempfile
@@ -43,7 +44,7 @@ from .analysis import (
 from .analysis.discover import MAX_GROUPS, Discovery, discover
 from .analysis.neighbours import KNN_K
 from .atomic import atomic_open, write_bytes, write_json, write_text
-from .data import Dataset, DataSpec, LabelSummary, export_csv, load_original
+from .data import CLASS_NAMES, Dataset, DataSpec, LabelSummary, export_csv, load_original
 from .data.loader import load_dataset
 from .distributed import Team, team_of
 from .encode import candidate_layers, check_layer, default_layer, encode, encode_to_npy
@@ -663,3 +664,66 @@ def _model_reports(comparison: Comparison) -> list[ModelReport]:
                                    metrics=result.metrics, figures=figures))
     return reports
 
+
+
+# ------------------------------------------------------------------ a table for other tools
+
+
+def export_table(path: str | Path, out: str | Path) -> Path:
+    """Write one row per analysed image of a run as a Parquet table, for pandas, FiftyOne or Embedding Atlas.
+
+    Columns: ``id`` (the row), ``split``, ``index`` (the row in that split), ``label``,
+    ``predicted``, ``correct``, ``class`` (name, where known), each clustering, ``group``
+    (the discovery's group inside the label; test images), each projection's ``_x`` and
+    ``_y``, ``neighbors`` (``{"ids": [...], "distances": [...]}``, ids being rows) and
+    ``image`` (PNG bytes).
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise OptionError("export-table needs pyarrow, an optional extra: pip install 'twistfm[table]'") from None
+    run = RunDir.open(path, kind="train")
+    analysis = load_analysis(run.path)
+    out = Path(out)
+    if out.is_dir():
+        raise OptionError(f"{out}: is a folder; give a file name ending .parquet")
+    images = _run_dataset(run).split("all" if analysis.n_train else "test")[0]
+    with _interrupted(lambda: f"interrupted while writing {out}: nothing was written; run it again"):
+        table = pa.table(_table_columns(analysis, images))
+        buffer = pa.BufferOutputStream()
+        pq.write_table(table, buffer, compression="zstd")
+        write_bytes(out, buffer.getvalue().to_pybytes())
+    return out
+
+
+def _table_columns(analysis: Analysis, images: np.ndarray) -> dict[str, Any]:
+    import pyarrow as pa
+    from PIL import Image
+
+    n, n_train = len(analysis.labels), analysis.n_train
+    columns: dict[str, Any] = {
+        "id": np.arange(n), "split": np.where(np.arange(n) < n_train, "train", "test"),
+        "index": np.r_[np.arange(n_train), np.arange(n - n_train)], "label": analysis.labels,
+        "predicted": analysis.predicted, "correct": analysis.predicted == analysis.labels,
+        "class": pa.array([CLASS_NAMES[c] if c >= 0 else None for c in analysis.classes], pa.string()),
+    }
+    for name, clustering in analysis.clusterings.items():
+        columns[name] = clustering.labels_
+    if analysis.discovery is not None and analysis.discovery.split == "test":
+        group = np.full(n, -1)
+        group[n_train:] = analysis.discovery.group + 1
+        columns["group"] = pa.array(group, mask=group < 0)
+    for method, projection in analysis.projections.items():
+        columns[f"{method}_x"], columns[f"{method}_y"] = projection.points[:, 0], projection.points[:, 1]
+    nb = analysis.neighbours
+    columns["neighbors"] = pa.array([{"ids": ids.tolist(), "distances": d.tolist()} for ids, d in zip(
+        nb.index, nb.distance, strict=True)])
+
+    def png(image: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    columns["image"] = pa.array([png(image) for image in images], pa.binary())
+    return columns

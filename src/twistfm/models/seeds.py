@@ -66,26 +66,32 @@ _LEAKY_ARGS = {
                      help="odd sizes: floor as Keras's 'valid' pooling (28-14-7-3-1) or ceil as its 'same' (28-14-7-4-2)"),
     "conv_act": ModelArg(str, choices=("relu", "linear", "leaky"), help="activation of the first two convolutions"),
     "slope": ModelArg(float, 0.0, 1.0, help="slope of the LeakyReLUs"),
+    "first_pool": ModelArg(str, choices=("input", "none"),
+                           help="the seed's first pooling, on the input image ('input'), or none"),
 }
 
 
 @register_model("leaky", "seed 000's own: LeakyReLU, 3 conv32 with pools, dense, LeakyReLU", _LEAKY_ARGS)
 def leaky(num_classes: int, units: int = 64, pool: str = "floor", conv_act: str = "relu",
-          slope: float = LEAKY_SLOPE) -> nn.Module:
+          slope: float = LEAKY_SLOPE, first_pool: str = "input") -> nn.Module:
     """Seed 000's own design, as its text lists the layers.
 
     The seed names the layers but not everything about them; each open point is an argument:
     the activation of the first two convolutions (``conv_act``; the third is followed by the
     seed's explicit LeakyReLU), how pooling treats odd sizes (``pool``), the hidden dense
-    layer's width (``units``) and the LeakyReLUs' slope (``slope``, Keras's default 0.3).
+    layer's width (``units``), the LeakyReLUs' slope (``slope``, Keras's default 0.3), and
+    whether the first pooling, which the seed lists right after a LeakyReLU on the input,
+    halves the image before any convolution (``first_pool="input"``) or is not there.
     The three LeakyReLUs sit where the seed lists them: on the raw input (where, on images
     in [0, 1], it changes nothing), after the third convolution, after the hidden dense layer.
     """
     ceil = pool == "ceil"
-    side = 2 if ceil else 1  # 28 -> 14 -> 7 -> 4 -> 2 (ceil) or 28 -> 14 -> 7 -> 3 -> 1 (floor)
+    # 28 -> 14 -> 7 -> 4 -> 2 (ceil) or 28 -> 14 -> 7 -> 3 -> 1 (floor); without the first pooling, 28 -> 14 -> 7 -> 4 / 3
+    side = (2 if ceil else 1) if first_pool == "input" else (4 if ceil else 3)
+    first = [("pool0", nn.MaxPool2d(2, ceil_mode=ceil))] if first_pool == "input" else []
     return keras_init(named(
         ("act0", nn.LeakyReLU(slope)),
-        ("pool0", nn.MaxPool2d(2, ceil_mode=ceil)),
+        *first,
         ("conv1", conv(1, 32, act=conv_act, slope=slope)),
         ("pool1", nn.MaxPool2d(2, ceil_mode=ceil)),
         ("conv2", conv(32, 32, act=conv_act, slope=slope)),

@@ -44,7 +44,11 @@
   }
   function describe(i) {
     const m = E.meta, parts = [`${m.split_names[E.split[i]]} image ${E.index[i]}`];
-    for (const f of m.fields) if (f.hover) parts.push(`${f.title}: ${f.categories[E.codes[f.name][i]] ?? f.none}`);
+    for (const f of m.fields) {
+      if (!f.hover) continue;
+      const value = f.categories[E.codes[f.name][i]] ?? f.none;
+      parts.push(value.startsWith(f.title) ? value : `${f.title}: ${value}`);
+    }
     return parts.join(" · ");
   }
 
