@@ -93,9 +93,10 @@ def test_callbacks_see_every_step_and_epoch_and_may_stop(tmp_path, tiny_dataset)
     assert result.run.has_model and not result.run.has_checkpoint
 
 
-def test_resume_after_an_interruption_at_a_program_point_equals_uninterrupted(tmp_path, tiny_dataset):
+@pytest.mark.parametrize("extra", [{}, {"ema": 0.9, "erasing": 0.5, "nesterov": True, "precision": "bf16"}])
+def test_resume_after_an_interruption_at_a_program_point_equals_uninterrupted(tmp_path, tiny_dataset, extra):
     config = _config(model="tfm-small", optimizer="sgd", momentum=0.9, lr=0.05, augment=True,
-                     schedule="onecycle", epochs=3)
+                     schedule="onecycle", epochs=3, **extra)
     full = _fit(tmp_path, config, tiny_dataset, "full")
 
     class Stop(Exception):
@@ -128,7 +129,8 @@ def test_validation_split_is_the_last_part(tiny_dataset):
     ({"epochs": 0}, "--epochs"), ({"lr": -1}, "--lr"), ({"val_split": 1.0}, "--val-split"),
     ({"optimizer": "rmsprop"}, "--optimizer"), ({"schedule": "step"}, "--schedule"),
     ({"batch_size": 0}, "--batch-size"), ({"lr": float("inf")}, "--lr"), ({"weight_decay": float("nan")}, "--weight-decay"),
-    ({"seed": 2**64}, "--seed"), ({"seed": -1}, "--seed"),
+    ({"seed": 2**64}, "--seed"), ({"seed": -1}, "--seed"), ({"ema": 1.0}, "--ema"), ({"erasing": 1.5}, "--erasing"),
+    ({"precision": "fp16"}, "--precision"),
 ])
 def test_bad_options(kw, fragment):
     with pytest.raises(OptionError, match=fragment):
@@ -182,3 +184,29 @@ def test_cli_compare_writes_table_and_figure(tmp_path, tiny_csv_dir):
                    "test_acc", "test_loss", "parameters"):
         assert column in header
     assert (folder / "figures" / "comparison.png").stat().st_size > 1000
+
+
+def test_random_erasing_zeroes_one_rectangle_per_chosen_image():
+    import torch
+
+    from twistfm.train import _erase
+
+    x = torch.ones(64, 1, 28, 28)
+    out = _erase(x, torch.Generator().manual_seed(0), 1.0)
+    erased = (out == 0).squeeze(1)
+    for image in erased:
+        rows, cols = torch.nonzero(image.any(1)).flatten(), torch.nonzero(image.any(0)).flatten()
+        assert image.sum() == len(rows) * len(cols)  # one filled rectangle
+        assert 0.02 * 784 * 0.5 <= image.sum() <= 0.25 * 784 * 1.5
+    assert (_erase(x, torch.Generator().manual_seed(0), 0.0) == 1).all()
+
+
+def test_ema_weights_are_what_is_evaluated_and_saved(tmp_path, tiny_dataset):
+    plain = _fit(tmp_path, _config(epochs=2), tiny_dataset, "plain")
+    averaged = _fit(tmp_path, _config(epochs=2, ema=0.99), tiny_dataset, "ema")
+    assert plain.history[0]["train_loss"] == averaged.history[0]["train_loss"]  # the same training steps
+    saved, _ = averaged.run.load_model()
+    assert any((a != b).any() for a, b in zip(saved.state_dict().values(), plain.model.state_dict().values(),
+                                              strict=True))
+    assert averaged.history[-1]["test_acc"] != plain.history[-1]["test_acc"] or \
+        averaged.history[-1]["test_loss"] != plain.history[-1]["test_loss"]

@@ -30,6 +30,8 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder with th
 CsvDir = Annotated[Path | None, typer.Option("--csv-dir", help="Folder with x_/y_ train/test CSV files.")]
 RunsRoot = Annotated[Path, typer.Option("--runs", help="Folder where run folders are created.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same machine, same numbers.")]
+SeedCount = Annotated[int, typer.Option(
+    "--seeds", help="Train every model with this many seeds (--seed, --seed + 1, ...) and report mean, deviation and range.")]
 NTrain = Annotated[int | None, typer.Option("--n-train", help="Use only the first N training images.")]
 NTest = Annotated[int | None, typer.Option("--n-test", help="Use only the first N test images.")]
 Run = Annotated[Path, typer.Argument(help="A run folder written by 'twistfm train'.")]
@@ -130,6 +132,11 @@ def train_cmd(
     tta: Annotated[bool | None, typer.Option(
         help="Evaluate on each image and its mirror (test-time augmentation) [default: off].")] = None,
     label_smoothing: Annotated[float | None, typer.Option(help="Label smoothing [default: 0].")] = None,
+    erasing: Annotated[float | None, typer.Option(help="Probability of random erasing per image [default: 0].")] = None,
+    ema: Annotated[float | None, typer.Option(
+        help="Decay of a moving average of the weights, evaluated and saved (0: none) [default: 0].")] = None,
+    nesterov: Annotated[bool | None, typer.Option(help="Nesterov momentum (SGD) [default: off].")] = None,
+    precision: Annotated[str | None, typer.Option(help="fp32, or bf16 (bfloat16 autocast) [default: fp32].")] = None,
     model_arg: Annotated[list[str] | None, typer.Option("--model-arg", help="Architecture argument NAME=VALUE.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed: same seed, same machine, same numbers [default: 0].")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda [default: auto].")] = None,
@@ -157,7 +164,8 @@ def train_cmd(
     given = {k: v for k, v in dict(
         optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
         batch_size=batch_size, epochs=epochs, val_split=val_split, augment=augment, tta=tta,
-        label_smoothing=label_smoothing, seed=seed, device=device, threads=threads).items() if v is not None}
+        label_smoothing=label_smoothing, erasing=erasing, ema=ema, nesterov=nesterov, precision=precision, seed=seed,
+        device=device, threads=threads).items() if v is not None}
     if model_arg:
         given["model_args"] = _parse_model_args(model_arg)
     data_given = [o for o, v in (("--n-train", n_train), ("--n-test", n_test), ("--csv-dir", csv_dir),
@@ -209,6 +217,7 @@ def compare_cmd(
     epochs: Annotated[int, typer.Option(help="Epochs (models given by name).")] = 5,
     batch_size: Annotated[int, typer.Option(help="Batch size (models given by name).")] = 32,
     seed: Seed = 0,
+    seeds: SeedCount = 1,
     n_train: NTrain = None,
     n_test: NTest = None,
     csv_dir: CsvDir = None,
@@ -225,8 +234,8 @@ def compare_cmd(
         configs = {m: TrainConfig(model=m, epochs=epochs, batch_size=batch_size, seed=seed) for m in models}
     else:
         raise OptionError("compare needs model names or --preset seed")
-    comparison = pipeline.compare(configs, _spec(csv_dir, data_dir, n_train, n_test), runs_root=runs)
-    _print_rows(comparison.rows)
+    comparison = pipeline.compare(configs, _spec(csv_dir, data_dir, n_train, n_test), seeds=seeds, runs_root=runs)
+    _print_rows(comparison.stats if seeds > 1 else comparison.rows)
     out.print(f"comparison: {comparison.folder}")
 
 
@@ -255,6 +264,7 @@ def run_cmd(
     preset: Annotated[str, typer.Option(help="quick (a few minutes), seed (the seeds' runs) or best (highest accuracy).")]
     = "quick",
     seed: Seed = 0,
+    seeds: SeedCount = 1,
     epochs: Annotated[int | None, typer.Option(help="Override every model's epochs.")] = None,
     n_train: NTrain = None,
     n_test: NTest = None,
@@ -265,7 +275,10 @@ def run_cmd(
     """The whole study: train and compare, encode the best layer, analyse, decode, write report.html."""
     from .pipeline import run_study
 
-    result = run_study(preset, _spec(csv_dir, data_dir, n_train, n_test), seed=seed, epochs=epochs, runs_root=runs)
+    result = run_study(preset, _spec(csv_dir, data_dir, n_train, n_test), seed=seed, seeds=seeds, epochs=epochs,
+                       runs_root=runs)
+    if seeds > 1:
+        _print_rows(result.stats)
     _print_rows(result.comparison, {"model": str, "test_acc": "{:.4f}".format, "test_loss": "{:.4f}".format,
                                     "training_seconds": "{:.0f}".format, "parameters": "{:,}".format})
     for line in result.analysis.decoding.lines():

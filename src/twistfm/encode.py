@@ -11,7 +11,7 @@ from torch import nn
 
 from .atomic import atomic_open
 from .errors import OptionError
-from .models import layer_table, to_input
+from .models import INPUT_SHAPE, layer_table, to_input
 
 __all__ = ["layer_names", "candidate_layers", "default_layer", "check_layer", "encode", "encode_batches",
            "encode_to_npy", "layer_width"]
@@ -23,10 +23,10 @@ def layer_names(model: nn.Module) -> list[str]:
 
 
 def candidate_layers(model: nn.Module) -> list[str]:
-    """Layers worth encoding from: every layer from the first pooling on, except the output."""
-    names = layer_names(model)
-    first_pool = next((i for i, n in enumerate(names) if n.startswith("pool")), 0)
-    return [n for n in names[first_pool:] if n != "output"]
+    """Layers worth encoding from: every layer from the first one that halves the image (a pooling) on, but the output."""
+    rows = layer_table(model)
+    first = next((i for i, r in enumerate(rows) if len(r.output_shape) < 3 or r.output_shape[-1] <= INPUT_SHAPE[-1] // 2), 0)
+    return [r.name for r in rows[first:] if r.name != "output"]
 
 
 def default_layer(model: nn.Module) -> str:

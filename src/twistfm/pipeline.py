@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import io
 import shlex
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -255,21 +256,37 @@ def _save_training_figures(result: TrainResult) -> None:
 
 @dataclass
 class Comparison:
-    """Several models trained on the same data: the folder, the table rows and each model's result."""
+    """Several models trained on the same data, each with one or more seeds.
+
+    Attributes
+    ----------
+    folder : RunDir
+    rows : list of dict
+        One row per trained run (model, seed, accuracy, time, ...).
+    stats : list of dict
+        One row per model: its test accuracy's mean, standard deviation, minimum and maximum
+        over its seeds (the deviation is None for one seed), and its mean training seconds.
+    results : dict
+        Model label -> the result of its first seed.
+    """
 
     folder: RunDir
     rows: list[dict[str, Any]]
+    stats: list[dict[str, Any]]
     results: dict[str, TrainResult]
 
 
-def compare(configs: dict[str, TrainConfig], data: DataSpec, *, runs_root: str | Path = "runs",
+def compare(configs: dict[str, TrainConfig], data: DataSpec, *, seeds: int = 1, runs_root: str | Path = "runs",
             out: Path | None = None, dataset: Dataset | None = None, log: Log = say) -> Comparison:
-    """Train several models and write a comparison table (Markdown + CSV) and figure.
+    """Train several models and write a comparison table (Markdown + CSV), its statistics and figure.
 
+    Each model is trained ``seeds`` times, with its config's seed and the ones after it.
     Model runs go inside the comparison folder (a new one under ``runs_root``, or ``out``).
     """
     if not configs:
         raise OptionError("compare needs at least one model")
+    if seeds < 1:
+        raise OptionError(f"--seeds must be at least 1, got {seeds}")
     for config in configs.values():
         config.check()
     data.check()
@@ -279,21 +296,37 @@ def compare(configs: dict[str, TrainConfig], data: DataSpec, *, runs_root: str |
     else:
         out.mkdir(parents=True, exist_ok=False)
         folder = RunDir(out)
-    folder.write_config("compare", {"models": {k: c.to_json() for k, c in configs.items()},
+    folder.write_config("compare", {"models": {k: c.to_json() for k, c in configs.items()}, "seeds": seeds,
                                     "data": _data_json(data.resolve(full))})
     rows, results = [], {}
     for label, config in configs.items():
-        if log:
-            log(f"== {label}")
-        result = train(config, data, runs_root=folder.path, dataset=full, log=log)
-        results[label] = result
-        rows.append(_comparison_row(label, config, result))
-        if log:
-            log(f"   {label}: test acc {result.metrics['test_acc']:.4f} in {result.metrics['training_seconds']:.0f}s")
+        for seed in range(config.seed, config.seed + seeds):
+            if log:
+                log(f"== {label}" + (f", seed {seed}" if seeds > 1 else ""))
+            result = train(replace(config, seed=seed), data, runs_root=folder.path, dataset=full, log=log)
+            results.setdefault(label, result)
+            rows.append(_comparison_row(label, replace(config, seed=seed), result))
+            if log:
+                log(f"   {label}: test acc {result.metrics['test_acc']:.4f} in {result.metrics['training_seconds']:.0f}s")
+    stats = comparison_stats(rows)
     write_text(folder / RunDir.COMPARISON_CSV, csv_text(rows))
-    write_text(folder / RunDir.COMPARISON_MD, markdown_table(rows))
+    write_text(folder / RunDir.COMPARISON_MD, markdown_table(stats if seeds > 1 else rows)
+               + ("\n" + markdown_table(rows) if seeds > 1 else ""))
     write_bytes(folder.figure(F.COMPARISON), F.png(F.comparison_figure({k: r.history for k, r in results.items()})))
-    return Comparison(folder, rows, results)
+    return Comparison(folder, rows, stats, results)
+
+
+def comparison_stats(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per model: test accuracy mean, standard deviation (None for one seed), minimum, maximum; mean training seconds."""
+    stats = []
+    for label in dict.fromkeys(r["model"] for r in rows):
+        accs = [r["test_acc"] for r in rows if r["model"] == label]
+        secs = [r["training_seconds"] for r in rows if r["model"] == label]
+        stats.append({"model": label, "seeds": len(accs), "test_acc_mean": round(statistics.mean(accs), 4),
+                      "test_acc_sd": round(statistics.stdev(accs), 4) if len(accs) > 1 else None,
+                      "test_acc_min": min(accs), "test_acc_max": max(accs),
+                      "training_seconds_mean": round(statistics.mean(secs), 1)})
+    return stats
 
 
 def _architecture_numbers(model: nn.Module) -> tuple[str, str]:
@@ -306,7 +339,7 @@ def _comparison_row(name: str, config: TrainConfig, result: TrainResult) -> dict
     filters, units = _architecture_numbers(result.model)
     m = result.metrics
     return {
-        "model": name, "architecture": config.model, "filters": filters, "dense_units": units,
+        "model": name, "seed": config.seed, "architecture": config.model, "filters": filters, "dense_units": units,
         "batch_size": config.batch_size, "epochs": config.epochs, "optimizer": config.optimizer,
         "train_acc": round(m["train_acc"], 4), "val_acc": None if m["val_acc"] is None else round(m["val_acc"], 4),
         "training_seconds": round(m["training_seconds"], 1), "test_acc": round(m["test_acc"], 4),
@@ -585,11 +618,13 @@ class StudyResult:
     folder: RunDir
     report: Path
     comparison: list[dict[str, Any]]
+    stats: list[dict[str, Any]]
     analysis: Analysis
 
 
-def run_study(preset: str = "quick", data: DataSpec = DataSpec(), *, seed: int = 0, epochs: int | None = None,
-              runs_root: str | Path = "runs", command: str | None = None, log: Log = say) -> StudyResult:
+def run_study(preset: str = "quick", data: DataSpec = DataSpec(), *, seed: int = 0, seeds: int = 1,
+              epochs: int | None = None, runs_root: str | Path = "runs", command: str | None = None,
+              log: Log = say) -> StudyResult:
     """Run the whole study: train and compare, analyse one model's encoding, write ``report.html``.
 
     Parameters
@@ -598,6 +633,10 @@ def run_study(preset: str = "quick", data: DataSpec = DataSpec(), *, seed: int =
     data : DataSpec
         The data (built-in by default) and how many images of it.
     seed : int, default=0
+    seeds : int, default=1
+        Train every model with this many seeds (``seed``, ``seed + 1``, ...); the tables show
+        the mean, deviation and range of each model's test accuracy; the first seed's model
+        is analysed.
     epochs : int, optional
         Override every model's epochs (quick trials, tests).
     runs_root : path-like, default="runs"
@@ -617,11 +656,11 @@ def run_study(preset: str = "quick", data: DataSpec = DataSpec(), *, seed: int =
     analysis_config.check(full.used_counts(data.n_train, data.n_test)[1])
     folder = RunDir.create(f"study-{preset}", runs_root)
     command = command or "twistfm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    study_config = {"preset": preset, "seed": seed, "epochs": epochs, "data": _data_json(data.resolve(full)),
+    study_config = {"preset": preset, "seed": seed, "seeds": seeds, "epochs": epochs, "data": _data_json(data.resolve(full)),
                     "analyzed": spec.analyzed, "models": {k: c.to_json() for k, c in configs.items()}}
     folder.write_config("study", study_config)
     try:
-        comparison = compare(configs, data, out=folder / RunDir.COMPARE, dataset=full, log=log)
+        comparison = compare(configs, data, seeds=seeds, out=folder / RunDir.COMPARE, dataset=full, log=log)
         run = comparison.results[spec.analyzed].run
         if log:
             log(f"== analysing the encoding of {spec.analyzed}")
@@ -634,14 +673,15 @@ def run_study(preset: str = "quick", data: DataSpec = DataSpec(), *, seed: int =
     report = build_report(folder / RunDir.REPORT, StudyReport(
         title=f"Twisted Fashion-MNIST study ({preset} preset)", command=command, config=study_config,
         data_source=ds.source, label_counts=ds.describe(), val_split=configs[spec.analyzed].val_split,
-        models=_model_reports(comparison), comparison=comparison.rows,
+        models=_model_reports(comparison), comparison=comparison.rows, stats=comparison.stats,
         comparison_figure=comparison.folder.figure(F.COMPARISON).read_bytes(), analyzed=spec.analyzed,
         analysis=analysis, analysis_figures=figures, test_images=ds.x_test, explorer=explorer,
         elapsed_seconds=time.perf_counter() - start, notes=[f"Preset '{preset}': {spec.description}."]))
     write_json(folder / RunDir.SUMMARY_JSON, {"report": str(report), "comparison": comparison.rows,
+                                              "stats": comparison.stats,
                                               "meaning": analysis.decoding.as_json(),
                                               "elapsed_seconds": time.perf_counter() - start})
-    return StudyResult(folder, report, comparison.rows, analysis)
+    return StudyResult(folder, report, comparison.rows, comparison.stats, analysis)
 
 
 def _preset(name: str, presets: dict[str, StudyPreset]) -> StudyPreset:

@@ -31,6 +31,11 @@ class BatchBar:
             self._progress.start()
             self._task = self._progress.add_task(description, total=total, info="")
 
+    @property
+    def active(self) -> bool:
+        """Whether the bar is shown (only then is its text worth computing)."""
+        return self._progress is not None
+
     def advance(self, info: str) -> None:
         """Move the bar one step on, showing ``info`` beside it."""
         if self._progress is not None:

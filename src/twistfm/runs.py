@@ -287,21 +287,26 @@ class RunDir:
         return (self / self.CHECKPOINT).is_file()
 
     def save_checkpoint(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                        history: list[dict[str, float]]) -> None:
+                        history: list[dict[str, float]], extra: dict[str, torch.nn.Module] | None = None) -> None:
         """Weights and optimiser state in safetensors, history in JSON; both written atomically.
 
-        The weights file is written first, so a ``checkpoint.json`` always has its weights.
+        ``extra`` modules (such as the moving average of the weights) are saved beside the
+        model, under their names. The weights file is written first, so a
+        ``checkpoint.json`` always has its weights.
         """
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+        for name, module in (extra or {}).items():
+            tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
         for idx, state in optimizer.state_dict()["state"].items():
             for key, value in state.items():
                 tensors[f"optim.{idx}.{key}"] = value if isinstance(value, torch.Tensor) else torch.tensor(value)
         _save_tensors(self / self.CHECKPOINT_WEIGHTS, tensors)
         write_json(self / self.CHECKPOINT, {"epochs_done": len(history), "history": history})
 
-    def load_checkpoint(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                        epochs: int) -> list[dict[str, float]]:
-        """Restore weights and optimiser state from the checkpoint of a run of ``epochs``; return the history so far."""
+    def load_checkpoint(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, epochs: int,
+                        extra: dict[str, torch.nn.Module] | None = None) -> list[dict[str, float]]:
+        """Restore weights, optimiser state and ``extra`` modules from the checkpoint of a run of
+        ``epochs``; return the history so far."""
         where = self / self.CHECKPOINT
         meta = self.read_json(self.CHECKPOINT)
         history = meta.get("history")
@@ -314,8 +319,9 @@ class RunDir:
         if [r["epoch"] for r in history] != list(range(1, len(history) + 1)):
             raise RunError(f"{where}: inconsistent checkpoint (its epochs are not 1..{len(history)}); start a new run")
         tensors = _load_tensors(self / self.CHECKPOINT_WEIGHTS)
-        state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-        _load_state(model, state, self / self.CHECKPOINT_WEIGHTS)
+        for name, module in {"model": model, **(extra or {})}.items():
+            state = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(f"{name}.")}
+            _load_state(module, state, self / self.CHECKPOINT_WEIGHTS)
         opt_state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
             if key.startswith("optim."):

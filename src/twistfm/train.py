@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .data import Dataset
 from .distributed import PeerStopped, Team
@@ -32,10 +33,11 @@ from .runs import ModelRecord, RunDir
 from .schema import Typed, from_json
 
 __all__ = ["TrainConfig", "Splits", "TrainEvent", "TrainResult", "Callback", "fit", "evaluate", "predict",
-           "select_device", "OPTIMIZERS", "SCHEDULES"]
+           "select_device", "OPTIMIZERS", "SCHEDULES", "PRECISIONS"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle", "cosine")
+PRECISIONS = ("fp32", "bf16")
 _MAX_SEED = 2**63 - 1
 
 
@@ -66,6 +68,16 @@ class TrainConfig(Typed):
     tta : bool, default=False
         Test-time augmentation: evaluate on the mean logits of each image and its mirror.
     label_smoothing : float, default=0.0
+    erasing : float, default=0.0
+        Probability of erasing a random rectangle (2-25 % of the image) of each training image.
+    ema : float, default=0.0
+        Decay of an exponential moving average of the weights, updated after every step (0:
+        none). With it, evaluation and the saved model use the averaged weights.
+    nesterov : bool, default=False
+        Nesterov momentum (SGD).
+    precision : {"fp32", "bf16"}, default="fp32"
+        "bf16" runs the forward passes under bfloat16 autocast (fast on CPUs with AVX-512
+        BF16 or AMX, and on recent GPUs); the weights and the loss stay in float32.
     seed : int, default=0
     device : str, default="auto"
         "auto" takes CUDA when present, else the CPU.
@@ -86,6 +98,10 @@ class TrainConfig(Typed):
     augment: bool = False
     tta: bool = False
     label_smoothing: float = 0.0
+    erasing: float = 0.0
+    ema: float = 0.0
+    nesterov: bool = False
+    precision: str = "fp32"
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
@@ -97,8 +113,11 @@ class TrainConfig(Typed):
             raise OptionError(f"--optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise OptionError(f"--schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+        if self.precision not in PRECISIONS:
+            raise OptionError(f"--precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         for option, value in (("--lr", self.lr), ("--momentum", self.momentum), ("--weight-decay", self.weight_decay),
-                              ("--val-split", self.val_split), ("--label-smoothing", self.label_smoothing)):
+                              ("--val-split", self.val_split), ("--label-smoothing", self.label_smoothing),
+                              ("--erasing", self.erasing), ("--ema", self.ema)):
             if not math.isfinite(value):
                 raise OptionError(f"{option} must be a finite number, got {value}")
         checks = [
@@ -109,6 +128,8 @@ class TrainConfig(Typed):
             (0 <= self.momentum < 1, f"--momentum must be in [0, 1), got {self.momentum}"),
             (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
             (0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
+            (0 <= self.erasing <= 1, f"--erasing must be in [0, 1], got {self.erasing}"),
+            (0 <= self.ema < 1, f"--ema must be in [0, 1), got {self.ema}"),
             (0 <= self.seed <= _MAX_SEED, f"--seed must be in 0..{_MAX_SEED}, got {self.seed}"),
             (self.threads is None or self.threads >= 1, f"--threads must be at least 1, got {self.threads}"),
             (self.device in ("auto", "cpu") or self.device.startswith("cuda"),
@@ -254,15 +275,15 @@ def fit(config: TrainConfig, dataset: Dataset, run: RunDir, *, resume: bool = Fa
     torch.manual_seed(config.seed)
     model = create_model(config.model, dataset.num_labels, **config.model_args)
     optimizer = _make_optimizer(config, model)
-    history = _start(config, model, optimizer, run, resume, team)
     loop = _Loop(config, model.to(device), optimizer, splits, device, run, callbacks, log, team)
+    history = _start(config, loop, run, resume, team)
     stopped = loop.train(history)
     loop.net = loop.model  # drop the data-parallel wrapper before the process group goes
     if not team.main:
         return TrainResult(run, model, history, {})
 
     metrics = _final_metrics(loop, history, stopped)
-    model.to(torch.device("cpu")).to(memory_format=torch.contiguous_format)
+    model = loop.averaged.to(torch.device("cpu")).to(memory_format=torch.contiguous_format)
     run.save_model(model, ModelRecord(name=config.model, args=dict(config.model_args),
                                       num_classes=dataset.num_labels,
                                       label_values=[int(v) for v in dataset.label_values]))
@@ -272,20 +293,25 @@ def fit(config: TrainConfig, dataset: Dataset, run: RunDir, *, resume: bool = Fa
     return TrainResult(run, model, history, metrics)
 
 
-def _start(config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer, run: RunDir, resume: bool,
-           team: Team) -> list[dict[str, float]]:
+def _start(config: TrainConfig, loop: _Loop, run: RunDir, resume: bool, team: Team) -> list[dict[str, float]]:
     """The history so far: restored from the checkpoint (by process 0, then sent to the others) or empty."""
+    model, optimizer = loop.model, loop.optimizer
     if not resume:
         if team.main:
             run.write_summary(format_summary(model, config.model))
         return []
-    history = run.load_checkpoint(model, optimizer, config.epochs) if team.main else []
+    history = run.load_checkpoint(model, optimizer, config.epochs, extra=loop._extra()) if team.main else []
     if team.size > 1:
-        state = team.broadcast((model.state_dict(), optimizer.state_dict(), history) if team.main else None)
+        extra = loop._extra()
+        state = team.broadcast((model.state_dict(), optimizer.state_dict(), history,
+                                {k: m.state_dict() for k, m in extra.items()}) if team.main else None)
         if not team.main:
             model.load_state_dict(state[0])
             optimizer.load_state_dict(state[1])
             history = state[2]
+            for name, module in extra.items():
+                module.load_state_dict(state[3][name])
+    _optimizer_to(optimizer, loop.device)
     return history
 
 
@@ -314,6 +340,10 @@ class _Loop:
         if self.team.size > 1:
             with self.team.collective():
                 self.net = DistributedDataParallel(self.model)
+        # The weights that are evaluated and saved: the model's own, or their moving average.
+        self.ema = (AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.config.ema), use_buffers=True)
+                    if self.config.ema else None)
+        self.averaged = self.ema.module if self.ema is not None else self.model
         self.global_batch = self.config.batch_size * self.team.size
         n_fit = len(self.splits.x_fit)
         # Several processes drop a last global batch too small to give every process an image.
@@ -339,10 +369,13 @@ class _Loop:
                                   + (" with the same number of processes" if done else "")) from None
         return False
 
+    def _extra(self) -> dict[str, nn.Module]:
+        return {"ema": self.ema} if self.ema is not None else {}
+
     def end_epoch(self, epoch: int, history: list[dict[str, float]]) -> bool:
         """Process 0 after an epoch: checkpoint, history, log line, callbacks; True to stop."""
         row = history[-1]
-        self.run.save_checkpoint(self.model, self.optimizer, history)
+        self.run.save_checkpoint(self.model, self.optimizer, history, extra=self._extra())
         self.run.write_history(history)
         if self.log is not None:
             self.log(f"epoch {epoch}/{self.config.epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}  "
@@ -362,50 +395,57 @@ class _Loop:
         team, size = self.team, self.global_batch
         self.model.train()
         start = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
+        # Sums stay tensors until the epoch ends: reading a value each step would make every step wait for it.
+        loss_sum, correct, seen = torch.zeros((), dtype=torch.float64), torch.zeros((), dtype=torch.int64), 0
         bar = BatchBar(f"epoch {epoch}/{config.epochs}", self.steps_per_epoch)
         for b in range(self.steps_per_epoch):
             for group in self.optimizer.param_groups:
                 group["lr"] = _lr_at(config, (epoch - 1) * self.steps_per_epoch + b, total_steps)
             idx = order[b * size:(b + 1) * size][team.rank::team.size]  # this process's share of the global batch
             loss, hits = self.step(splits.x_fit[idx], splits.y_fit[idx], gen)
-            if not math.isfinite(loss):
-                bar.close()
-                self._diverged(epoch, loss)
-            loss_sum += loss * len(idx)
+            loss_sum += loss.double() * len(idx)
             correct += hits
             seen += len(idx)
-            bar.advance(f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f}")
-            event = TrainEvent("step", epoch, b + 1, loss, None, self.run, self.model, team.rank)
-            for callback in self.callbacks:
-                callback(event)
+            if bar.active:
+                bar.advance(f"loss {loss_sum.item() / seen:.4f} acc {correct.item() / seen:.4f}")
+            if self.callbacks:
+                event = TrainEvent("step", epoch, b + 1, loss.item(), None, self.run, self.model, team.rank)
+                for callback in self.callbacks:
+                    callback(event)
         bar.close()
-        loss_sum, correct, seen = team.all_sum([loss_sum, correct, seen])
+        if not math.isfinite(loss_sum.item()):
+            self._diverged(epoch, loss_sum.item())
+        loss_sum, correct, seen = team.all_sum([loss_sum.item(), correct.item(), seen])
         epoch_time = time.perf_counter() - start
         start = time.perf_counter()
         val_loss = val_acc = test_loss = test_acc = float("nan")
         if team.main:  # the others wait for process 0's row at the end of the epoch
-            val_loss, val_acc = evaluate(self.model, splits.x_val, splits.y_val, config.tta)
-            test_loss, test_acc = evaluate(self.model, splits.x_test, splits.y_test, config.tta)
+            val_loss, val_acc = evaluate(self.averaged, splits.x_val, splits.y_val, config.tta, config.precision)
+            test_loss, test_acc = evaluate(self.averaged, splits.x_test, splits.y_test, config.tta, config.precision)
         return {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                 "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,
                 "lr": self.optimizer.param_groups[0]["lr"], "epoch_time": epoch_time,
                 "eval_time": time.perf_counter() - start}
 
-    def step(self, xb: torch.Tensor, yb: torch.Tensor, gen: torch.Generator) -> tuple[float, int]:
-        """One optimiser step on a batch; returns its loss and the number it got right."""
+    def step(self, xb: torch.Tensor, yb: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimiser step on a batch; returns its loss and the number it got right (as tensors)."""
         if self.config.augment:
             xb = _augment(xb, gen)
+        if self.config.erasing:
+            xb = _erase(xb, gen, self.config.erasing)
         xb, yb = xb.to(self.device), yb.to(self.device)
         if self.channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        logits = self.net(xb)
-        loss = F.cross_entropy(logits, yb, label_smoothing=self.config.label_smoothing)
+        with _precision(self.device, self.config.precision):
+            logits = self.net(xb)
+        loss = F.cross_entropy(logits.float(), yb, label_smoothing=self.config.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         with self.team.collective():
             loss.backward()
         self.optimizer.step()
-        return loss.item(), int((logits.argmax(1) == yb).sum().item())
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        return loss.detach(), (logits.detach().argmax(1) == yb).sum()
 
     def _diverged(self, epoch: int, loss: float) -> None:
         done = epoch - 1
@@ -432,20 +472,47 @@ def _lr_at(config: TrainConfig, step: int, total: int) -> float:
 
 
 def _make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    params = model.parameters()
+    """The optimiser, in its fused form: one kernel updates every parameter (fewer, larger steps on a CPU)."""
+    params = list(model.parameters())
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
+                               nesterov=config.nesterov and config.momentum > 0, fused=True)
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
 
 
 def _optimizer_to(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
-    """Move the optimiser's state tensors to ``device`` (after loading a checkpoint on the CPU)."""
-    for state in optimizer.state.values():
-        for key, value in state.items():
-            if isinstance(value, torch.Tensor) and key != "step":
-                state[key] = value.to(device)
+    """Give the optimiser's state tensors their parameters' device and memory layout (after loading a checkpoint).
+
+    A fused optimiser walks a parameter and its state as flat memory, so a state tensor
+    read back contiguous must take its channels-last parameter's strides again.
+    """
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            state = optimizer.state.get(param, {})
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor) and key != "step":
+                    if value.shape == param.shape:
+                        state[key] = torch.empty_like(param).copy_(value)
+                    else:
+                        state[key] = value.to(device)
+
+
+def _erase(x: torch.Tensor, gen: torch.Generator, p: float) -> torch.Tensor:
+    """Random erasing: with probability ``p``, zero a random rectangle (2-25 % of the area) of each image."""
+    n, _, h, w = x.shape
+    chosen = torch.rand(n, generator=gen) < p
+    area = torch.empty(n).uniform_(0.02, 0.25, generator=gen) * h * w
+    ratio = torch.exp(torch.empty(n).uniform_(math.log(0.3), math.log(3.3), generator=gen))
+    eh = (area * ratio).sqrt().round().clamp(1, h).long()
+    ew = (area / ratio).sqrt().round().clamp(1, w).long()
+    y0 = (torch.rand(n, generator=gen) * (h - eh + 1)).long()
+    x0 = (torch.rand(n, generator=gen) * (w - ew + 1)).long()
+    rows, cols = torch.arange(h)[None, :], torch.arange(w)[None, :]
+    inside = (((rows >= y0[:, None]) & (rows < (y0 + eh)[:, None]))[:, :, None]
+              & ((cols >= x0[:, None]) & (cols < (x0 + ew)[:, None]))[:, None, :])
+    return x.masked_fill((inside & chosen[:, None, None])[:, None], 0.0)
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator, shift: int = 2) -> torch.Tensor:
@@ -462,8 +529,14 @@ def _augment(x: torch.Tensor, gen: torch.Generator, shift: int = 2) -> torch.Ten
     return padded[torch.arange(n)[:, None, None], 0, rows, cols].unsqueeze(1)
 
 
+def _precision(device: torch.device, precision: str):
+    """bfloat16 autocast for "bf16", nothing for "fp32"."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta: bool = False) -> torch.Tensor:
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta: bool = False,
+            precision: str = "fp32") -> torch.Tensor:
     """Logits for every image of ``x`` (float32 NCHW), batched, in eval mode.
 
     With ``tta``, the logits are the mean over each image and its horizontal mirror.
@@ -473,24 +546,26 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta: bool
     out = []
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size].to(device)
-        logits = model(xb).float()
-        if tta:
-            logits = (logits + model(xb.flip(3)).float()) / 2
+        with _precision(device, precision):
+            logits = model(xb).float()
+            if tta:
+                logits = (logits + model(xb.flip(3)).float()) / 2
         out.append(logits.cpu())
     return torch.cat(out) if out else torch.empty(0)
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, tta: bool = False) -> tuple[float, float]:
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, tta: bool = False,
+             precision: str = "fp32") -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on (x, y); NaN for no images."""
     if len(x) == 0:
         return float("nan"), float("nan")
-    logits = predict(model, x, tta=tta)
+    logits = predict(model, x, tta=tta, precision=precision)
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
 def _final_metrics(loop: _Loop, history: list[dict[str, float]], stopped: bool) -> dict[str, Any]:
     start = time.perf_counter()
-    logits = predict(loop.model, loop.splits.x_test, tta=loop.config.tta)
+    logits = predict(loop.averaged, loop.splits.x_test, tta=loop.config.tta, precision=loop.config.precision)
     infer = time.perf_counter() - start
     y = loop.splits.y_test
     pred = logits.argmax(1)
@@ -510,7 +585,7 @@ def _final_metrics(loop: _Loop, history: list[dict[str, float]], stopped: bool) 
         "test_inference_seconds": infer,
         "test_images_per_second": len(y) / infer,
         "confusion": confusion.tolist(),
-        "parameters": count_parameters(loop.model),
+        "parameters": count_parameters(loop.averaged),
         "device": str(loop.device),
         "threads": torch.get_num_threads(),
     }

@@ -52,3 +52,38 @@ def tfm_net(num_classes: int, width: int = 32, dropout: float = 0.2) -> nn.Modul
 def tfm_small(num_classes: int, width: int = 16, dropout: float = 0.1) -> nn.Module:
     """tfm-net at a quarter of the cost, for the quick preset and tests."""
     return _vgg(num_classes, width, dropout)
+
+
+class Residual(nn.Sequential):
+    """Its layers' output added to its input (the layers keep the shape)."""
+
+    def forward(self, x):  # noqa: D102
+        return x + super().forward(x)
+
+
+@register_model("tfm-res", "ours, residual: conv w, then 2w, 4w, 8w with pools and two residual blocks, dense",
+                {"width": ModelArg(int, 1, 128, help="filters of the first layer"),
+                 "dropout": ModelArg(float, 0.0, 1.0, high_open=True, help="dropout before the dense layers")})
+def tfm_res(num_classes: int, width: int = 32, dropout: float = 0.1) -> nn.Module:
+    """A small residual network in the style of the fast CIFAR ResNet-9, sized for 28x28 images.
+
+    Parameters
+    ----------
+    num_classes : int
+    width : int, default=32
+        Filters of the first layer; the next stages have 2, 4 and 8 times as many.
+    dropout : float, default=0.1
+    """
+    w1, w2, w3, w4 = width, 2 * width, 4 * width, 8 * width
+    return named(
+        ("prep", _conv_bn(1, w1)),
+        ("layer1", nn.Sequential(_conv_bn(w1, w2), nn.MaxPool2d(2))),
+        ("res1", Residual(_conv_bn(w2, w2), _conv_bn(w2, w2))),
+        ("layer2", nn.Sequential(_conv_bn(w2, w3), nn.MaxPool2d(2))),
+        ("layer3", nn.Sequential(_conv_bn(w3, w4), nn.MaxPool2d(2))),
+        ("res3", Residual(_conv_bn(w4, w4), _conv_bn(w4, w4))),
+        ("pool", nn.AdaptiveMaxPool2d(1)),
+        ("flatten", nn.Flatten()),
+        ("dense1", nn.Sequential(nn.Dropout(dropout), nn.Linear(w4, w4), nn.ReLU(inplace=True))),
+        ("output", nn.Sequential(nn.Dropout(dropout), nn.Linear(w4, num_classes))),
+    )

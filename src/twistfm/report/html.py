@@ -101,7 +101,9 @@ class StudyReport:
         The share of training images held out for validation (the last ones, in file order).
     models : list of ModelReport
     comparison : list of dict
-        Rows of the comparison table.
+        Rows of the comparison table, one per trained run.
+    stats : list of dict
+        Per model: its test accuracy over its seeds (see :func:`twistfm.pipeline.comparison_stats`).
     comparison_figure : bytes
     analyzed : str
         Label of the analysed model.
@@ -123,6 +125,7 @@ class StudyReport:
     val_split: float
     models: list[ModelReport]
     comparison: list[dict[str, Any]]
+    stats: list[dict[str, Any]]
     comparison_figure: bytes
     analyzed: str
     analysis: Analysis
@@ -236,7 +239,7 @@ def _training(study: StudyReport) -> str:
                    for m in study.models)
 
 
-_COMPARISON_COLUMNS = {"model": "model", "test_acc": "test accuracy", "test_loss": "test loss",
+_COMPARISON_COLUMNS = {"model": "model", "seed": "seed", "test_acc": "test accuracy", "test_loss": "test loss",
                        "parameters": "parameters", "epochs": "epochs", "batch_size": "batch", "optimizer": "optimizer",
                        "train_acc": "training accuracy", "val_acc": "validation accuracy",
                        "training_seconds": "training seconds", "train_images_per_second": "images/s"}
@@ -247,8 +250,15 @@ def _comparison(study: StudyReport) -> str:
     rows = [{title: row[key] for key, title in _COMPARISON_COLUMNS.items() if key in row} for row in study.comparison]
     inference = [{"model": m.label, "test images/s": m.metrics["test_images_per_second"],
                   "test inference seconds": round(m.metrics["test_inference_seconds"], 3)} for m in study.models]
+    seeds = ""
+    if any(s["seeds"] > 1 for s in study.stats):
+        stats = [{"model": s["model"], "seeds": s["seeds"], "mean test accuracy": s["test_acc_mean"],
+                  "standard deviation": s["test_acc_sd"], "lowest": s["test_acc_min"], "highest": s["test_acc_max"],
+                  "mean training seconds": s["training_seconds_mean"]} for s in study.stats]
+        seeds = ("<p>Each model was trained with several seeds: its test accuracy's mean, standard deviation and range "
+                 "first, then every run.</p>" + _table(stats))
     return ("<p>Test accuracy is each model's accuracy on the test images after its last epoch. The full table, with "
-            "filters and units, is in <code>compare/comparison.csv</code>.</p>"
+            "filters and units, is in <code>compare/comparison.csv</code>.</p>" + seeds
             + _table(rows, str(best["model"]), "model") + _table(inference)
             + _img(study.comparison_figure, "Validation and test accuracy per epoch"))
 
