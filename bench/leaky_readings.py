@@ -37,6 +37,7 @@ READINGS = {
     "conv_act": ("relu", "linear", "leaky"),
     "units": (64, 128),
     "momentum": (0.0, 0.9),
+    "lr": (0.01,),
 }
 
 
@@ -57,12 +58,12 @@ def main() -> None:
           f"{torch.get_num_threads()} threads", flush=True)
     dataset = load_dataset()
     marks = [e for e in (10, 20, 30, 40, 50) if e <= args.epochs]
-    print("| pool | first pool | conv act | units | momentum | seed | " + " | ".join(f"test acc @{e}" for e in marks)
+    print("| pool | first pool | conv act | units | momentum | lr | seed | " + " | ".join(f"test acc @{e}" for e in marks)
           + " | train acc | seconds/epoch |", flush=True)
-    print("|---" * (8 + len(marks)) + "|", flush=True)
+    print("|---" * (9 + len(marks)) + "|", flush=True)
     results = []
-    for (pool, first, act, units, momentum), seed in itertools.product(itertools.product(*grid.values()), args.seeds):
-        config = recipe("seed-leaky", epochs=args.epochs, momentum=momentum, seed=seed,
+    for (pool, first, act, units, momentum, lr), seed in itertools.product(itertools.product(*grid.values()), args.seeds):
+        config = recipe("seed-leaky", epochs=args.epochs, momentum=momentum, lr=lr, seed=seed,
                         model_args={"pool": pool, "first_pool": first, "conv_act": act, "units": units})
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
@@ -70,9 +71,10 @@ def main() -> None:
         per_epoch = (time.perf_counter() - start) / args.epochs
         accs = [result.history[e - 1]["test_acc"] for e in marks]
         results.append({"pool": pool, "first_pool": first, "conv_act": act, "units": units, "momentum": momentum,
-                        "seed": seed, "test_acc": {str(e): a for e, a in zip(marks, accs, strict=True)},
+                        "lr": lr, "seed": seed, "test_acc": {str(e): a for e, a in zip(marks, accs, strict=True)},
                         "train_acc": result.history[-1]["train_acc"]})
-        print(f"| {pool} | {first} | {act} | {units} | {momentum:g} | {seed} | " + " | ".join(f"{a:.4f}" for a in accs)
+        print(f"| {pool} | {first} | {act} | {units} | {momentum:g} | {lr:g} | {seed} | "
+              + " | ".join(f"{a:.4f}" for a in accs)
               + f" | {result.history[-1]['train_acc']:.4f} | {per_epoch:.1f} |", flush=True)
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as handle:

@@ -210,3 +210,20 @@ def test_ema_weights_are_what_is_evaluated_and_saved(tmp_path, tiny_dataset):
                                               strict=True))
     assert averaged.history[-1]["test_acc"] != plain.history[-1]["test_acc"] or \
         averaged.history[-1]["test_loss"] != plain.history[-1]["test_loss"]
+
+
+def test_cli_compare_with_seeds_reports_mean_deviation_and_range(tmp_path, tiny_csv_dir):
+    result = run_cli("compare", "cm1", "--epochs", "1", "--seeds", "3", "--seed", "4", "--csv-dir", str(tiny_csv_dir),
+                     "--runs", str(tmp_path / "runs"))
+    assert result.returncode == 0, result.stderr
+    folder = next((tmp_path / "runs").iterdir())
+    rows = (folder / "comparison.csv").read_text().splitlines()
+    assert len(rows) == 4 and rows[0].startswith("model,seed,")
+    assert [r.split(",")[1] for r in rows[1:]] == ["4", "5", "6"]
+    accs = [float(r.split(",")[rows[0].split(",").index("test_acc")]) for r in rows[1:]]
+    table = (folder / "comparison.md").read_text()
+    assert "test_acc_mean" in table and "test_acc_sd" in table
+    import statistics
+
+    stats_line = table.splitlines()[2]
+    assert f"| {round(statistics.mean(accs), 4)} |" in stats_line and f"| {min(accs)} |" in stats_line

@@ -151,6 +151,8 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
         raise OptionError(f"{path}: sweep spec not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise OptionError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise OptionError(f"{path}: cannot read the sweep spec ({exc.strerror})") from None
     scheduler = raw.pop("scheduler", {})
     if not isinstance(scheduler, dict) or set(scheduler) - {"grace_period", "reduction_factor"}:
         raise OptionError(f"{path}: [scheduler] takes grace_period and reduction_factor")

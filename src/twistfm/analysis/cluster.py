@@ -60,6 +60,19 @@ class Clustering(Typed):
     matched: dict[str, int]
     k_distances: np.ndarray | None = None
 
+    def names(self, label_values: list[int]) -> dict[int, str]:
+        """Each cluster's name, numbered as the label it is matched to ("cluster 3" is matched to label 3);
+        clusters left over are numbered after the largest label; noise is "noise"."""
+        names = {}
+        for cluster, index in self.matched.items():
+            if index < 0:
+                names[int(cluster)] = "noise"
+            elif index < len(label_values):
+                names[int(cluster)] = f"cluster {label_values[index]}"
+            else:
+                names[int(cluster)] = f"cluster {max(label_values) + 1 + index - len(label_values)}"
+        return names
+
     @property
     def poor(self) -> bool:
         """Whether the clustering describes the labels poorly (ARI below ``POOR_ARI``)."""

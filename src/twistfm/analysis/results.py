@@ -91,7 +91,7 @@ class AnalysisConfig:
             (0 <= self.seed <= _MAX_SEED, f"--seed must be in 0..{_MAX_SEED}, got {self.seed}"),
             (2 <= self.max_groups <= 20, f"--max-groups must be between 2 and 20, got {self.max_groups}"),
             (self.points in POINTS, f"--points {self.points!r}: choose one of {', '.join(POINTS)}"),
-            (self.gallery_size >= 1, f"gallery_size must be at least 1, got {self.gallery_size}"),
+            (1 <= self.gallery_size <= 15, f"gallery_size must be between 1 and 15, got {self.gallery_size}"),
             (self.train_sample >= 1, f"train_sample must be at least 1, got {self.train_sample}"),
             (not self.use_umap or umap_available(), "--umap needs the optional package: pip install 'twistfm[umap]'"),
         ]

@@ -63,8 +63,9 @@
     data.y = E.proj[name].y;
     E.source.change.emit();
     const pad = (lo, hi) => [lo - 0.04 * (hi - lo), hi + 0.04 * (hi - lo)];
-    [E.plot.x_range.start, E.plot.x_range.end] = pad(...p.x_range);
-    [E.plot.y_range.start, E.plot.y_range.end] = pad(...p.y_range);
+    for (const [range, [lo, hi]] of [[E.plot.x_range, pad(...p.x_range)], [E.plot.y_range, pad(...p.y_range)]]) {
+      range.setv({start: lo, end: hi, reset_start: lo, reset_end: hi});  // the reset tool returns here
+    }
     E.plot.below[0].axis_label = p.axes[0];
     E.plot.left[0].axis_label = p.axes[1];
   }
@@ -123,29 +124,47 @@
   }
   function filtersPanel() {
     const box = document.getElementById("twistfm-filters");
+    const open = new Set([...box.querySelectorAll("details[open]")].map((d) => d.dataset.field));
     box.replaceChildren(...E.meta.fields.filter((f) => f.filter).map((f) => {
       const all = counts(f.name, E.all), hidden = state.hidden[f.name]?.size || 0;
-      return el("details", {}, el("summary", {}, `${f.title}${hidden ? ` (${hidden} hidden)` : ""}`),
-                ...f.order.filter((c) => all.has(c)).map((c) => chip(f, c, all.get(c), () => toggle(f.name, c))));
+      const section = el("details", {"data-field": f.name}, el("summary", {}, `${f.title}${hidden ? ` (${hidden} hidden)` : ""}`),
+                         ...f.order.filter((c) => all.has(c)).map((c) => chip(f, c, all.get(c), () => toggle(f.name, c))));
+      section.open = open.has(f.name);
+      return section;
     }));
   }
 
   // ---------------------------------------------------------------- hover, tap, selection
-  E.hover = function (cb_data) {
-    const hits = cb_data.index.indices;
-    if (!hits.length) return;
-    const g = cb_data.geometry, x = E.source.data.x, y = E.source.data.y;
+  function nearest(hits, geometry) {
+    const g = Array.isArray(geometry) ? geometry[0] : geometry;
+    const x = E.source.data.x, y = E.source.data.y;
     let best = hits[0], d = Infinity;
     for (const i of hits) {
       const dd = (x[i] - g.x) ** 2 + (y[i] - g.y) ** 2;
       if (dd < d) { d = dd; best = i; }
     }
+    return best;
+  }
+
+  E.hover = function (cb_data) {
+    const hits = cb_data.index.indices;
+    if (!hits.length) return;
+    const best = nearest(hits, cb_data.geometry);
     if (best === E.hovered) return;
     E.hovered = best;
     const canvas = document.getElementById("twistfm-hover-image");
     canvas.dataset.index = String(best);
-    draw(canvas, best, 0, 0, canvas.width).then(() => { canvas.dataset.drawn = String(best); });
+    sheet(Math.floor(best / E.meta.sprites.per_sheet)).then(() => {
+      if (canvas.dataset.index !== String(best)) return;  // the pointer has moved on to another point
+      draw(canvas, best, 0, 0, canvas.width).then(() => { canvas.dataset.drawn = String(best); });
+    });
     document.getElementById("twistfm-hover-text").textContent = describe(best);
+  };
+
+  // A tap selects every point under the marker; keep the one nearest the click.
+  E.tap = function (cb_data) {
+    const hits = E.source.selected.indices;
+    if (hits.length > 1) E.source.selected.indices = [nearest(hits, cb_data.geometries || cb_data.geometry)];
   };
 
   E.selected = function (indices) {
@@ -188,7 +207,7 @@
       E.all = Array.from({length: m.n}, (_, i) => i);
       const item = JSON.parse(document.getElementById("twistfm-explorer-plot").textContent);
       const views = await Bokeh.embed.embed_item(item, "twistfm-plot");
-      const doc = Bokeh.documents[Bokeh.documents.length - 1];
+      const doc = (views && views[0] && views[0].model && views[0].model.document) || Bokeh.documents[Bokeh.documents.length - 1];
       E.plot = doc.get_model_by_name("explorer-plot");
       E.source = doc.get_model_by_name("explorer-points");
       E.filter = doc.get_model_by_name("explorer-filter");

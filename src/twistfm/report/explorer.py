@@ -28,13 +28,14 @@ from bokeh.models import (
     HoverTool,
     LinearColorMapper,
     Range1d,
+    TapTool,
 )
 from bokeh.plotting import figure
 from bokeh.resources import Resources
 from bokeh.transform import transform
 from PIL import Image
 
-from ..analysis import Analysis
+from ..analysis import Analysis, Clustering
 from ..analysis.discover import Discovery
 from ..analysis.neighbours import RETRIEVAL_K
 from ..data import CLASS_NAMES
@@ -119,14 +120,15 @@ def _label_field(name: str, title: str, values: np.ndarray, label_values: list[i
                          [f"label {v}" for v in label_values], [PALETTE[i % len(PALETTE)] for i in range(len(label_values))])
 
 
-def _cluster_field(name: str, title: str, clusters: np.ndarray, matched: dict[str, int],
-                   label_values: list[int]) -> ExplorerField:
+def _cluster_field(name: str, clustering: Clustering, label_values: list[int]) -> ExplorerField:
     """Clusters coloured and numbered as the label each is matched to; clusters left over come after."""
+    matched = clustering.matched
     size = max([*matched.values(), len(label_values) - 1]) + 1
-    names = [f"cluster {label_values[i]}" if i < len(label_values) else f"cluster {max(label_values) + 1 + i - len(label_values)}"
-             for i in range(size)]
-    codes = np.array([matched[str(int(c))] if c >= 0 else -1 for c in clusters])
-    return ExplorerField(name, title, codes, names, [PALETTE[i % len(PALETTE)] for i in range(size)], none="noise")
+    by_index = {i: clustering.names(label_values)[int(c)] for c, i in matched.items() if i >= 0}
+    names = [by_index.get(i, f"cluster {label_values[i]}" if i < len(label_values) else "") for i in range(size)]
+    codes = np.array([matched[str(int(c))] if c >= 0 else -1 for c in clustering.labels_])
+    return ExplorerField(name, clustering.title, codes, names, [PALETTE[i % len(PALETTE)] for i in range(size)],
+                         none="noise")
 
 
 def _nested_shades(inner: np.ndarray, labels: np.ndarray, label_values: list[int], names: list[str],
@@ -135,6 +137,8 @@ def _nested_shades(inner: np.ndarray, labels: np.ndarray, label_values: list[int
     colours = ["" for _ in names]
     for i, value in enumerate(label_values):
         inside = sorted({int(c) for c in np.unique(inner[labels == value]) if c >= 0})
+        if not inside:
+            continue
         for c, shade in zip(inside, shades(PALETTE[i % len(PALETTE)], len(inside)), strict=True):
             if colours[c]:
                 return None  # this category lies in two labels
@@ -155,7 +159,7 @@ def explorer_fields(analysis: Analysis, discovery: Discovery | None = None) -> l
     if discovery is not None:
         fields.append(_group_field(analysis, discovery))
     for name, clustering in analysis.clusterings.items():
-        fields.append(_cluster_field(name, clustering.title, clustering.labels_, clustering.matched, values))
+        fields.append(_cluster_field(name, clustering, values))
     fields.append(_label_field("predicted", "predicted label", analysis.predicted, values))
     fields.append(ExplorerField("correct", "prediction", (analysis.predicted != labels).astype(int),
                                 ["correct", "wrong"], [_CORRECT, _WRONG], hover=False))
@@ -176,6 +180,8 @@ def _group_field(analysis: Analysis, discovery: Discovery) -> ExplorerField:
         colours += shades(colour, len(lg.groups))
     codes = np.full(len(analysis.labels), -1)
     first = analysis.n_train if discovery.split == "test" else 0
+    if first + len(discovery.group) > len(codes):
+        return ExplorerField("group", "group found inside the label", codes, names, colours, none="not in the discovery")
     codes[first:first + len(discovery.group)] = [offset[int(v)] + g for v, g in
                                                  zip(discovery.labels, discovery.group, strict=True)]
     return ExplorerField("group", "group found inside the label", codes, names, colours, none="not in the discovery")
@@ -186,19 +192,20 @@ def explorer_part(analysis: Analysis, images: np.ndarray, discovery: Discovery |
     """The explorer of an analysis; ``images`` are the analysed points' uint8 images, in the same order."""
     fields = explorer_fields(analysis, discovery)
     n = len(analysis.labels)
+    k = min(RETRIEVAL_K, analysis.neighbours.index.shape[1])
     projections = [p for p in sorted(analysis.projections.values(), key=lambda p: p.method != "tsne")]
     meta = {
-        "n": n, "grid": GRID, "none_colour": NOISE_COLOR, "neighbours_k": RETRIEVAL_K,
+        "n": n, "grid": GRID, "none_colour": NOISE_COLOR, "neighbours_k": k,
         "selection_hint": "Drag a box or a lasso to see the images selected and their counts; click a point to see "
                           "its nearest images.",
         "split_names": ["train", "test"],
         "split": _encoded(np.r_[np.zeros(analysis.n_train), np.ones(n - analysis.n_train)], "int8"),
         "index": _encoded(np.r_[np.arange(analysis.n_train), np.arange(n - analysis.n_train)], "int32"),
-        "neighbours": _encoded(analysis.neighbours.index[:, :RETRIEVAL_K], "int32"),
+        "neighbours": _encoded(analysis.neighbours.index[:, :k], "int32"),
         "sprites": {"tile": TILE, "cols": SHEET_COLS, "per_sheet": PER_SHEET},
         "fields": [{"name": f.name, "title": f.title, "categories": f.categories, "colours": f.colours, "none": f.none,
                     "hover": f.hover, "filter": f.filter, "count": f.count, "codes": _encoded(f.codes, "int16"),
-                    "order": sorted(range(len(f.categories)), key=lambda c, f=f: _natural(f.categories[c])) + [-1]}
+                    "order": _order(f) + [-1]}
                    for f in fields],
         "projections": [{"name": p.method, "title": p.title, "axes": list(p.axes),
                          "x_range": [float(p.points[:, 0].min()), float(p.points[:, 0].max())],
@@ -214,8 +221,15 @@ def explorer_part(analysis: Analysis, images: np.ndarray, discovery: Discovery |
     return ExplorerPart(html=html, scripts=bokeh + f"<script>{_SCRIPT}</script>", fields=fields)
 
 
+def _order(f: ExplorerField) -> list[int]:
+    """The legend's order: categories built in label order keep it; the others sort by name, numbers as numbers."""
+    if f.name in ("label", "predicted", "kmeans", "dbscan", "hdbscan", "group"):
+        return list(range(len(f.categories)))
+    return sorted(range(len(f.categories)), key=lambda c: _natural(f.categories[c]))
+
+
 def _json(obj: object) -> str:
-    return json.dumps(obj, separators=(",", ":")).replace("</", "<\\/")
+    return json.dumps(obj, separators=(",", ":")).replace("<", "\\u003c")
 
 
 def _plot():
@@ -231,6 +245,7 @@ def _plot():
                           size=4, fill_color=transform("cc", mapper), fill_alpha=0.75, line_color=None,
                           nonselection_fill_alpha=0.12, selection_fill_alpha=0.95)
     plot.add_tools(HoverTool(renderers=[points], tooltips=None, callback=CustomJS(code="twistfmExplorer.hover(cb_data)")))
+    plot.select_one(TapTool).callback = CustomJS(code="twistfmExplorer.tap(cb_data)")
     source.selected.js_on_change("indices", CustomJS(args={"source": source},
                                                      code="twistfmExplorer.selected(source.selected.indices)"))
     for axis in (plot.xaxis, plot.yaxis):

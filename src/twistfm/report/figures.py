@@ -176,7 +176,7 @@ def image_grid_figure(images: np.ndarray, captions: Sequence[str], title: str, c
 
 def mean_images_figure(means: np.ndarray, captions: Sequence[str], title: str) -> Figure:
     """The mean image of each group, side by side."""
-    return image_grid_figure(means, captions, title, cols=max(1, len(means)))
+    return image_grid_figure(means, captions, title, cols=max(1, min(10, len(means))))
 
 
 def kdistance_figure(distances: np.ndarray, eps: float, k: int) -> Figure:
@@ -259,7 +259,9 @@ def analysis_figures(analysis: Analysis, images: np.ndarray, discovery: Discover
         figures[KDISTANCE] = kdistance_figure(dbscan.k_distances, dbscan.params["eps"], dbscan.params["min_samples"])
     rng = np.random.default_rng(analysis.config.seed)
     n = analysis.config.gallery_size
-    km = analysis.clusterings["kmeans"].labels_[test]
+    kmeans = analysis.clusterings["kmeans"]
+    names = kmeans.names(analysis.label_values)  # clusters numbered as the labels they are matched to
+    km = np.array([int(names[int(c)].split()[-1]) for c in kmeans.labels_[test]])
     figures[GALLERY_LABELS] = _gallery(test_images, labels, km, "label", "cluster", n, rng,
                                        "Random test images of each label (under each: its K-means cluster)")
     figures[GALLERY_KMEANS] = _gallery(test_images, km, labels, "cluster", "label", n, rng,
@@ -316,9 +318,8 @@ def _scatter_set(analysis: Analysis, projection: Projection) -> dict[str, Figure
     for name, result in analysis.clusterings.items():
         mapping = {int(c): i for c, i in result.matched.items()}
         colours = np.array([mapping[int(c)] for c in result.labels_[test]])
-        values = analysis.label_values
-        cluster_names = {i: f"cluster {values[i]}" if i < len(values) else f"cluster {max(values) + 1 + i - len(values)}"
-                         for i in set(mapping.values()) if i >= 0}
+        names = result.names(analysis.label_values)
+        cluster_names = {mapping[c]: names[c] for c in mapping if c >= 0}
         figures[scatter_name(projection.method, name)] = scatter_figure(
             points, colours, f"{title}: by {result.title} cluster", cluster_names, *projection.axes)
     return figures

@@ -13,6 +13,7 @@ import base64
 import html
 import io
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +49,7 @@ nav.toc{background:#fff;border:1px solid var(--line);border-radius:8px;padding:.
 nav.toc ol{columns:2;margin:.3rem 0;padding-left:1.2rem}nav.toc a{color:var(--accent);text-decoration:none}
 figure{margin:1rem 0;background:#fff;border:1px solid var(--line);border-radius:8px;padding:.6rem;text-align:center}
 figure img{max-width:100%;height:auto}figcaption{color:var(--muted);font-size:.9rem;margin-top:.4rem}
-.grid{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:1rem}
+.grid{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:1rem}.grid .wide{grid-column:1/-1}
 table{border-collapse:collapse;background:#fff;font-size:.9rem;margin:.6rem 0}
 th,td{border-bottom:1px solid var(--line);padding:.35rem .6rem;text-align:right}th{background:#f1f4f7;font-weight:600}
 td:first-child,th:first-child{text-align:left}tr.best td{background:#eaf4fb;font-weight:600}
@@ -161,7 +162,7 @@ def _table(rows: list[dict[str, Any]], best: str | None = None, key: str = "") -
 
 
 def _fmt(value: Any) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
@@ -311,8 +312,10 @@ def _scatters(study: StudyReport, method: str) -> str:
     figs, analysis = study.analysis_figures, study.analysis
     title = analysis.projections[method].title
     shown = [("label", "label")] + [(n, f"{c.title} cluster") for n, c in analysis.clusterings.items() if not c.poor]
-    return _grid(*[_img(figs.get(F.scatter_name(method, name)), f"{title}, coloured by {caption}")
-                   for name, caption in shown])
+    images = [_img(figs.get(F.scatter_name(method, name)), f"{title}, coloured by {caption}") for name, caption in shown]
+    if len(images) % 2:  # an odd count: the labels' figure takes the first row alone, the others go in pairs
+        images[0] = images[0].replace("<figure>", '<figure class="wide">', 1)
+    return _grid(*images)
 
 
 def _pca(study: StudyReport) -> str:

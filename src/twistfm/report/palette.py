@@ -27,7 +27,7 @@ def color_of(index: int) -> str:
 def shades(colour: str, n: int) -> list[str]:
     """``n`` distinguishable shades of ``colour``, darkest first (the colour itself for n = 1)."""
     if n <= 1:
-        return [colour]
+        return [colour] * max(n, 0)
     rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
     out = []
     for t in np.linspace(-0.45, 0.5, n):  # below 0: towards black; above: towards white

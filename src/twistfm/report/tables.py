@@ -36,10 +36,12 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 
 def contingency_rows(clustering: Clustering) -> list[dict[str, Any]]:
-    """One row per cluster ("noise" for -1) with its count of each label."""
-    return [{"cluster": "noise" if c < 0 else int(c),
-             **{f"label {v}": int(n) for v, n in zip(clustering.label_values, row, strict=True)}}
+    """One row per cluster (named as the label it is matched to; "noise" for -1) with its count of each label."""
+    names = clustering.names([int(v) for v in clustering.label_values])
+    rows = [{"cluster": names[int(c)], **{f"label {v}": int(n) for v, n in zip(clustering.label_values, row, strict=True)}}
             for c, row in zip(clustering.cluster_ids, clustering.table, strict=True)]
+    return sorted(rows, key=lambda r: (r["cluster"] == "noise", int(r["cluster"].split()[-1]) if r["cluster"] != "noise"
+                                       else 0))
 
 
 def analysis_tables(analysis: Analysis) -> dict[str, str]:

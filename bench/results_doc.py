@@ -1,0 +1,150 @@
+"""Write docs/results.md from the runs' own files: every number is read, none is typed.
+
+Usage: python bench/results_doc.py --seed-study DIR --best-study DIR --quick-study DIR [--out docs/results.md]
+
+Reads ``runs/bench/reproduce.json`` (bench/reproduce_bench.py), ``runs/bench/leaky-readings*.json``
+(bench/leaky_readings.py), ``runs/bench/recipe-*.json`` (bench/train_bench.py RECIPE) and the
+three study folders' ``summary.json``, ``config.json`` and their analysed run's
+``analysis/analysis.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from twistfm.pipeline import load_analysis
+from twistfm.runs import RunDir
+
+BENCH = Path("runs/bench")
+
+#: The section on what the seeds report (their own figures, and which settings they state): prose, kept beside.
+READING = Path(__file__).with_name("results_reading.md")
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or platform.machine())
+    return f"{os.cpu_count()} cores ({cpu}), torch {torch.__version__}, Python {platform.python_version()}"
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def table(rows: list[dict], columns: dict[str, str]) -> str:
+    head = "| " + " | ".join(columns.values()) + " |\n|" + "---|" * len(columns) + "\n"
+    return head + "".join("| " + " | ".join(str(r.get(k, "-")) for k in columns) + " |\n" for r in rows)
+
+
+def reproduction() -> str:
+    data = json.loads((BENCH / "reproduce.json").read_text())
+    runs = data["runs"]
+    rows = []
+    for s in data["stats"]:
+        mine = [r for r in runs if r["model"] == s["model"]]
+        rows.append({
+            "experiment": s["model"], "seeds": pct(s["seed_figure"]), "mean": pct(s["test_acc_mean"]),
+            "sd": pct(s["test_acc_sd"]), "range": f"{pct(s['test_acc_min'])} - {pct(s['test_acc_max'])}",
+            "within": "yes" if s["within_range"] else "no",
+            "train": f"{statistics.mean(r['training_seconds'] for r in mine):.0f}",
+            "ips": f"{statistics.mean(r['train_images_per_second'] for r in mine):,.0f}"})
+    return (f"## The seeds' experiments, reproduced\n\nEach experiment trained with {data['seeds']} seeds "
+            f"(`python bench/reproduce_bench.py --seeds {data['seeds']}`; runs in `{data['folder']}`), on {data['machine']}.\n\n"
+            + table(rows, {"experiment": "experiment", "seeds": "the seed's figure", "mean": "ours: mean test accuracy",
+                           "sd": "sd", "range": "min - max", "within": "seed's figure within our range",
+                           "train": "training seconds (mean)", "ips": "training images/s (mean)"}))
+
+
+def leaky() -> str:
+    rows = []
+    for path in sorted(BENCH.glob("leaky-readings*.json")):
+        for r in json.loads(path.read_text())["results"]:
+            rows.append({"pool": r["pool"], "first": r.get("first_pool", "input"), "act": r["conv_act"],
+                         "units": r["units"], "momentum": r["momentum"], "lr": r.get("lr", 0.01),
+                         **{f"e{k}": pct(v) for k, v in r["test_acc"].items()}})
+    return ("## The LeakyReLU network\n\nSeed 000 lists the layers of its own network but not: how pooling treats odd "
+            "sizes (`pool`), whether its first pooling halves the input image (`first_pool`), the activation of the "
+            "first two convolutions (`conv_act`), the dense width (`units`), SGD's momentum and learning rate, or the "
+            "epochs. Each reading, one seed, its test accuracy after 10, 20 and 30 epochs "
+            "(`python bench/leaky_readings.py ...`):\n\n"
+            + table(rows, {"pool": "pool", "first": "first pool", "act": "conv act", "units": "units",
+                           "momentum": "momentum", "lr": "lr", "e10": "@10", "e20": "@20", "e30": "@30"}))
+
+
+def recipes() -> str:
+    rows = []
+    for name in ("best", "record"):
+        path = BENCH / f"recipe-{name}.json"
+        if not path.is_file():
+            continue
+        runs = json.loads(path.read_text())
+        accs = [r["test_acc"] for r in runs]
+        rows.append({"recipe": name, "seeds": len(runs), "mean": pct(statistics.mean(accs)),
+                     "spread": f"{pct(min(accs))} - {pct(max(accs))}" + (f" (sd {pct(statistics.stdev(accs))})"
+                                                                        if len(accs) > 1 else ""),
+                     "minutes": f"{statistics.mean(r['training_seconds'] for r in runs) / 60:.1f}",
+                     "ips": f"{statistics.mean(r['train_images_per_second'] for r in runs):,.0f}",
+                     "params": f"{runs[0]['parameters']:,}", "epochs": runs[0]["epochs"],
+                     "command": f"python bench/train_bench.py {name} --seeds {' '.join(str(r['seed']) for r in runs)}"})
+    return ("## Our recipes\n\nTrained on all 60,000 training images (no validation split), tested on the 10,000 "
+            "test images; training minutes exclude the per-epoch evaluation.\n\n"
+            + table(rows, {"recipe": "recipe", "seeds": "seeds", "mean": "test accuracy (mean)", "spread": "range",
+                           "minutes": "training minutes", "ips": "images/s", "params": "parameters",
+                           "epochs": "epochs", "command": "command"}))
+
+
+def study(folder: Path, title: str) -> str:
+    summary = json.loads((folder / "summary.json").read_text())
+    config = json.loads((folder / "config.json").read_text())
+    rows = [{"model": r["model"], "seed": r["seed"], "test": pct(r["test_acc"]), "train": pct(r["train_acc"]),
+             "val": pct(r["val_acc"]), "secs": r["training_seconds"], "ips": f"{r['train_images_per_second']:,.0f}",
+             "params": f"{r['parameters']:,}"} for r in summary["comparison"]]
+    out = (f"## {title}\n\n`twistfm run --preset {config['preset']} --seed {config['seed']}` "
+           f"({folder.name}; the whole study took {summary['elapsed_seconds'] / 60:.1f} min)\n\n"
+           + table(rows, {"model": "model", "seed": "seed", "test": "test accuracy", "train": "training accuracy",
+                          "val": "validation accuracy", "secs": "training seconds", "ips": "images/s",
+                          "params": "parameters"}))
+    run = next(p for p in (folder / "compare").iterdir() if p.is_dir() and p.name.endswith(config["analyzed"]))
+    analysis = load_analysis(RunDir(run).path)
+    out += "\nWhat each label means (decoded):\n\n" + "".join(f"- {line}\n" for line in analysis.decoding.lines())
+    layers = [{"layer": r.layer, "width": r.width, "ari": f"{r.kmeans_ari:.3f}", "nmi": f"{r.kmeans_nmi:.3f}",
+               "knn": f"{r.knn_acc:.4f}", "mark": "best" if r.layer == analysis.layers.best else ""}
+              for r in analysis.layers.rows]
+    out += (f"\nThe layer table of {config['analyzed']}:\n\n"
+            + table(layers, {"layer": "layer", "width": "width", "ari": "K-means ARI", "nmi": "K-means NMI",
+                             "knn": "5-NN accuracy", "mark": ""}))
+    if analysis.discovery is not None:
+        d = analysis.discovery
+        groups = [{"label": lg.label, "found": len(lg.groups), "true": lg.true_count,
+                   "ari": "-" if lg.ari is None else f"{lg.ari:.3f}"} for lg in d.per_label]
+        out += (f"\nGroups found blind inside each label (layer {d.layer}); whole set: {d.overall.chosen} kinds "
+                f"(classes: {d.overall_true}):\n\n" + table(groups, {"label": "label", "found": "groups found",
+                                                                      "true": "classes behind it", "ari": "ARI"}))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed-study", type=Path, required=True)
+    parser.add_argument("--best-study", type=Path, required=True)
+    parser.add_argument("--quick-study", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=Path("docs/results.md"))
+    args = parser.parse_args()
+    parts = [f"# Results\n\nEvery number below is read from the runs' own files by `python bench/results_doc.py`; "
+             f"measured on {machine()}; written {time.strftime('%Y-%m-%d')}.\n", READING.read_text(), reproduction(), leaky(),
+             study(args.seed_study, "The seed preset, end to end"), recipes(),
+             study(args.best_study, "The best preset, end to end"), study(args.quick_study, "The quick preset, end to end")]
+    args.out.write_text("\n".join(parts))
+    print(f"written: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
