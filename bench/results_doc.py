@@ -125,7 +125,7 @@ def study(folder: Path, title: str) -> str:
         d = analysis.discovery
         groups = [{"label": lg.label, "found": len(lg.groups), "true": lg.true_count,
                    "ari": "-" if lg.ari is None else f"{lg.ari:.3f}"} for lg in d.per_label]
-        out += (f"\nGroups found blind inside each label (layer {d.layer}); whole set: {d.overall.chosen} kinds "
+        out += (f"\nGroups found blind inside each label (layer {d.layer}); whole set: {d.kinds} kinds "
                 f"(classes: {d.overall_true}):\n\n" + table(groups, {"label": "label", "found": "groups found",
                                                                       "true": "classes behind it", "ari": "ARI"}))
     return out

@@ -185,8 +185,9 @@ def test_cli_layers_encode_analyze(tmp_path, tiny_csv_dir):
     assert summary["layers"]["best"] in [r["layer"] for r in summary["layers"]["rows"]]
     assert summary["clusterings"]["dbscan"]["params"]["eps"] == 3.0
     analysis = load_analysis(run)
-    assert analysis.clusterings["dbscan"].params["eps"] == 3.0 and analysis.labels.shape == (200,)
-    assert analysis.projections["tsne"].points.shape == (200, 2)
+    assert analysis.clusterings["dbscan"].params["eps"] == 3.0
+    assert analysis.labels.shape == (800,) and analysis.labels[analysis.test].shape == (200,)  # every image
+    assert analysis.projections["tsne"].points.shape == (800, 2)
     for fig in ("pca-by-label", "pca-by-kmeans", "pca-by-dbscan", "tsne-by-label", "tsne-by-kmeans", "gallery-labels",
                 "gallery-kmeans", "kmeans-means", "retrieval", "decoding"):
         assert (run / "analysis" / "figures" / f"{fig}.png").stat().st_size > 2000, fig

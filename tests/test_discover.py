@@ -36,7 +36,15 @@ def test_three_blobs_give_three_groups_one_blob_one_and_noise_invents_none(known
     assert [len(lg.groups) for lg in found.per_label] == [3, 1, 1]
     assert found.per_label[0].ari == pytest.approx(1.0)
     assert found.exact == 3
-    assert found.overall.chosen == 5 and found.overall_true == 5
+    assert found.kinds == 5 and found.overall_true == 5
+
+
+def test_the_whole_set_view_with_labels_ignored():
+    rng = np.random.default_rng(2)
+    X, which = _blobs(rng, 800, [rng.normal(0, 10, 8) for _ in range(4)])
+    found = discover(X.astype(np.float32), np.zeros(800, int), which, seed=0)
+    assert found.overall.chosen == 4 and found.overall_ari == pytest.approx(1.0)
+    assert found.kinds == 4 and found.per_label[0].ari == pytest.approx(1.0)
 
 
 def test_groups_are_largest_first_with_typical_and_borderline_images(known):
@@ -103,7 +111,7 @@ def test_cli_discover_json_and_csv(trained):
     for name in ("discovery-groups", "discovery-criterion", "discovery-whole-set"):
         assert (trained / "figures" / f"{name}.png").stat().st_size > 2000
     code, out, _ = cli("discover", str(trained), "--split", "all")
-    assert code == 0 and "kinds of image in the whole set" in out
+    assert code == 0 and "kinds of image in the whole set (the groups of all labels): " in out
     assert sum(1 for _ in open(trained / "discovery.csv")) == 1 + 1100
 
 

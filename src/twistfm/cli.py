@@ -319,8 +319,10 @@ def analyze_cmd(
     run: Run,
     layer: Annotated[str | None, typer.Option(help="Layer to encode from (default: the best-scoring one).")] = None,
     k: Annotated[int | None, typer.Option(help="K-means clusters (default: number of labels).")] = None,
-    eps: Annotated[float | None, typer.Option(help="DBSCAN eps (default: knee of the k-distance curve).")] = None,
-    min_samples: Annotated[int, typer.Option(help="DBSCAN min_samples.")] = 4,
+    eps: Annotated[float | None, typer.Option(
+        help="DBSCAN eps, in the encoding's first 10 principal components (default: chosen by scan).")] = None,
+    min_samples: Annotated[int | None, typer.Option(
+        help="DBSCAN min_samples (default: 0.5% of the test points).")] = None,
     perplexity: Annotated[float, typer.Option(help="t-SNE perplexity.")] = 30.0,
     umap: Annotated[bool, typer.Option("--umap", help="Also project with UMAP (needs twistfm[umap]).")] = False,
     seed: Seed = 0,
@@ -365,7 +367,8 @@ def discover_cmd(
                                 for g in lg.groups))
     out.print(table)
     true = f" (the data holds {discovery.overall_true} classes)" if discovery.overall_true else ""
-    out.print(f"kinds of image in the whole set, labels ignored: {discovery.overall.chosen}{true}")
+    out.print(f"kinds of image in the whole set (the groups of all labels): {discovery.kinds}{true}; "
+              f"labels ignored, one map of everything shows {discovery.overall.chosen}")
     out.print(f"run: {run}")
 
 

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .analysis import (
+    DENSITY_DIMS,
     Analysis,
     AnalysisConfig,
     ClassRecovery,
@@ -37,6 +38,7 @@ from .analysis import (
     knn_accuracy,
     neighbourhood_preservation,
     pca,
+    principal_components,
     recover_classes,
     score_layers,
     tsne,
@@ -442,7 +444,7 @@ def compute_analysis(model: nn.Module, record: ModelRecord, ds: Dataset, config:
     X = encode(model, images, layer)
     predicted = np.asarray(record.label_values)[predict(model, to_input(images)).argmax(1).numpy()]
     projections = _projections(X, test, config, log)
-    clusterings = _clusterings(X, y, projections["tsne"].points, config, log)
+    clusterings = _clusterings(X, y, test, config, log)
     decoding, recovery = decode_dataset(ds, seed=config.seed, log=log)
     for line in decoding.lines():
         log(line)
@@ -541,12 +543,16 @@ def _projections(X: np.ndarray, test: np.ndarray, config: AnalysisConfig, log: C
     return {p.method: p for p in projections}
 
 
-def _clusterings(X: np.ndarray, y: np.ndarray, tsne_points: np.ndarray, config: AnalysisConfig,
+def _clusterings(X: np.ndarray, y: np.ndarray, test: np.ndarray, config: AnalysisConfig,
                  log: Callable[[str], None]) -> dict:
-    """K-means in the encoding; DBSCAN and HDBSCAN in its t-SNE, where density has a meaning."""
+    """K-means in the encoding; DBSCAN and HDBSCAN in its first principal components (fitted on
+    the test points, the others taking their nearest test point's cluster)."""
+    Z = principal_components(X, DENSITY_DIMS, config.seed, fit_on=test)
+    space = f"the encoding's first {Z.shape[1]} principal components"
     clusterings = {"kmeans": kmeans(X, y, k=config.k, seed=config.seed),
-                   "dbscan": dbscan(tsne_points, y, eps=config.eps, min_samples=config.min_samples, space="t-SNE"),
-                   "hdbscan": hdbscan(tsne_points, y, space="t-SNE")}
+                   "dbscan": dbscan(Z, y, eps=config.eps, min_samples=config.min_samples, space=space, fit_on=test,
+                                    seed=config.seed),
+                   "hdbscan": hdbscan(Z, y, space=space, fit_on=test)}
     for result in clusterings.values():
         s = result.scores
         log(f"{result.title}: {s['n_clusters']} clusters, {s['noise']} noise, ARI {s['ari']:.3f}, NMI {s['nmi']:.3f}, "

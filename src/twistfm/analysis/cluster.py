@@ -1,7 +1,18 @@
-"""Clustering an encoding: K-means and DBSCAN, with DBSCAN's eps chosen at the k-distance knee.
+"""Clustering an encoding: K-means, DBSCAN and HDBSCAN, scored against the labels.
 
 Each function takes the encoding and the labels and returns a :class:`Clustering` scored
 against the labels. Options are checked once, by :class:`twistfm.analysis.AnalysisConfig`.
+
+DBSCAN needs a radius ``eps`` and a neighbourhood size ``min_samples``. The knee of the
+k-distance curve, the usual rule, puts nearly every image of an encoding in one cluster
+(ARI about 0.001 against the labels), so without ``eps`` it is chosen by a scan: each
+quantile in ``EPS_QUANTILES`` of the k-distances is tried and the radius kept is the one
+whose clustering has the best silhouette times clustered share (a radius that clusters
+well but leaves most images as noise loses, and so does one that merges everything).
+``min_samples`` defaults to ``DBSCAN_SHARE`` of the points. Measured on the quick
+preset's encoding (``bench/discover_criteria.py``), density clustering works in the first
+10 principal components of the encoding rather than in its t-SNE, whose even spread
+hides density, so that is where the analysis runs both.
 """
 
 from __future__ import annotations
@@ -11,18 +22,26 @@ from typing import Any
 
 import numpy as np
 from sklearn.cluster import DBSCAN, HDBSCAN, KMeans
+from sklearn.metrics import silhouette_score
 from sklearn.neighbors import NearestNeighbors
 
 from ..schema import Typed
 from .metrics import cluster_scores, contingency, match_to_labels
 
-__all__ = ["Clustering", "kmeans", "dbscan", "hdbscan", "k_distances", "knee_eps", "HDBSCAN_SHARE", "POOR_ARI"]
+__all__ = ["Clustering", "kmeans", "dbscan", "hdbscan", "k_distances", "knee_eps", "choose_eps", "HDBSCAN_SHARE",
+           "DBSCAN_SHARE", "DENSITY_DIMS", "EPS_QUANTILES", "POOR_ARI"]
 
 #: Below this adjusted Rand index against the labels, a clustering is said to describe them poorly.
-
 POOR_ARI = 0.3
 #: HDBSCAN's smallest cluster, as a share of the points.
 HDBSCAN_SHARE = 0.01
+#: DBSCAN's min_samples when not given, as a share of the points.
+DBSCAN_SHARE = 0.005
+#: Quantiles of the k-distances tried as DBSCAN's eps.
+EPS_QUANTILES = tuple(round(q, 2) for q in np.arange(0.1, 0.96, 0.05))
+#: Principal components of the encoding that density clustering runs in.
+DENSITY_DIMS = 10
+_SILHOUETTE_SAMPLE = 2000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,7 +51,7 @@ class Clustering(Typed):
     Attributes
     ----------
     method : str
-        ``"kmeans"`` or ``"dbscan"``.
+        ``"kmeans"``, ``"dbscan"`` or ``"hdbscan"``.
     params : dict
         The parameters used (an eps chosen automatically is recorded here).
     labels_ : ndarray of int64
@@ -47,7 +66,8 @@ class Clustering(Typed):
         Cluster id (as a string) -> the label index it is matched to (Hungarian method);
         clusters left over get indices past the last label; noise maps to -1.
     k_distances : ndarray or None
-        DBSCAN with a chosen eps: each point's distance to its ``min_samples``-th neighbour.
+        DBSCAN with a chosen eps: each clustered point's distance to its ``min_samples``-th
+        neighbour.
     """
 
     method: str
@@ -127,24 +147,66 @@ def knee_eps(distances: np.ndarray) -> float:
     return float(d[int(np.argmax(x - y))])
 
 
-def dbscan(X: np.ndarray, labels: np.ndarray, eps: float | None = None, min_samples: int = 4,
-           space: str = "") -> Clustering:
-    """DBSCAN; without ``eps`` it is chosen at the knee of the k-distance curve (k = min_samples).
+def choose_eps(X: np.ndarray, min_samples: int, distances: np.ndarray, seed: int = 0) -> tuple[float, list[list[float]]]:
+    """DBSCAN's radius by scan: the k-distance quantile whose clustering maximises silhouette x clustered share.
 
-    ``space`` names what ``X`` is (recorded with the result).
+    Returns the radius and the scan, one ``[eps, silhouette, clustered share, score]`` per
+    radius tried (silhouette 0 where fewer than two clusters form).
     """
-    params: dict[str, Any] = {"min_samples": min_samples, "eps_chosen_at_knee": eps is None, "space": space}
+    scan = []
+    for q in EPS_QUANTILES:
+        eps = max(float(np.quantile(distances, q)), 1e-9)
+        clusters = DBSCAN(eps=eps, min_samples=min_samples, n_jobs=-1).fit_predict(X)
+        kept = clusters >= 0
+        silhouette = 0.0
+        if len(np.unique(clusters[kept])) > 1:
+            silhouette = float(silhouette_score(X[kept], clusters[kept], random_state=seed,
+                                                sample_size=min(_SILHOUETTE_SAMPLE, int(kept.sum()))))
+        scan.append([eps, silhouette, float(kept.mean()), silhouette * float(kept.mean())])
+    best = max(range(len(scan)), key=lambda i: (scan[i][3], -i))
+    return scan[best][0], scan
+
+
+def _placed(fitted: np.ndarray, X: np.ndarray, fit_on: np.ndarray | None) -> np.ndarray:
+    """Every point's cluster: the fitted points' own, the others their nearest fitted point's."""
+    if fit_on is None or fit_on.all():
+        return fitted.astype(np.int64)
+    clusters = np.empty(len(X), dtype=np.int64)
+    clusters[fit_on] = fitted
+    nearest = NearestNeighbors(n_neighbors=1).fit(X[fit_on]).kneighbors(X[~fit_on], return_distance=False)[:, 0]
+    clusters[~fit_on] = fitted[nearest]
+    return clusters
+
+
+def dbscan(X: np.ndarray, labels: np.ndarray, eps: float | None = None, min_samples: int | None = None,
+           space: str = "", fit_on: np.ndarray | None = None, seed: int = 0) -> Clustering:
+    """DBSCAN; without ``eps`` it is chosen by :func:`choose_eps`, without ``min_samples`` it is
+    ``DBSCAN_SHARE`` of the points clustered.
+
+    ``fit_on`` (boolean mask) clusters those points only; each other point takes the cluster
+    of its nearest clustered point. ``space`` names what ``X`` is (recorded with the result).
+    """
+    fit = np.ones(len(X), bool) if fit_on is None else np.asarray(fit_on, bool)
+    Xf = X[fit]
+    if min_samples is None:
+        min_samples = max(4, int(DBSCAN_SHARE * len(Xf)))
+    params: dict[str, Any] = {"min_samples": min_samples, "eps_chosen": eps is None, "space": space}
     distances = None
     if eps is None:
-        distances = k_distances(X, min_samples)
-        eps = max(knee_eps(distances), 1e-9)
+        distances = k_distances(Xf, min_samples)
+        eps, params["eps_scan"] = choose_eps(Xf, min_samples, distances, seed)
     params["eps"] = float(eps)
-    clusters = DBSCAN(eps=eps, min_samples=min_samples, n_jobs=-1).fit_predict(X).astype(np.int64)
-    return _scored("dbscan", params, clusters, labels, distances)
+    fitted = DBSCAN(eps=eps, min_samples=min_samples, n_jobs=-1).fit_predict(Xf)
+    return _scored("dbscan", params, _placed(fitted, X, fit), labels, distances)
 
 
-def hdbscan(X: np.ndarray, labels: np.ndarray, min_share: float = HDBSCAN_SHARE, space: str = "") -> Clustering:
-    """HDBSCAN (scikit-learn's), its smallest cluster ``min_share`` of the points; -1 is noise."""
-    size = max(5, int(min_share * len(X)))
-    clusters = HDBSCAN(min_cluster_size=size, copy=True).fit_predict(X).astype(np.int64)
-    return _scored("hdbscan", {"min_cluster_size": size, "space": space}, clusters, labels)
+def hdbscan(X: np.ndarray, labels: np.ndarray, min_share: float = HDBSCAN_SHARE, space: str = "",
+            fit_on: np.ndarray | None = None) -> Clustering:
+    """HDBSCAN (scikit-learn's), its smallest cluster ``min_share`` of the points clustered; -1 is noise.
+
+    ``fit_on`` as in :func:`dbscan`.
+    """
+    fit = np.ones(len(X), bool) if fit_on is None else np.asarray(fit_on, bool)
+    size = max(5, int(min_share * fit.sum()))
+    fitted = HDBSCAN(min_cluster_size=size, copy=True).fit_predict(X[fit])
+    return _scored("hdbscan", {"min_cluster_size": size, "space": space}, _placed(fitted, X, fit), labels)

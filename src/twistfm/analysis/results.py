@@ -42,9 +42,9 @@ class AnalysisConfig:
     k : int or None, default=None
         K-means clusters; None uses the number of labels.
     eps : float or None, default=None
-        DBSCAN radius; None chooses it at the knee of the k-distance curve.
-    min_samples : int, default=4
-        DBSCAN's minimum neighbourhood size.
+        DBSCAN radius; None chooses it by scan (see :mod:`twistfm.analysis.cluster`).
+    min_samples : int or None, default=None
+        DBSCAN's minimum neighbourhood size; None takes 0.5 % of the test points.
     perplexity : float, default=30
         t-SNE perplexity.
     use_umap : bool, default=False
@@ -67,7 +67,7 @@ class AnalysisConfig:
     layer: str | None = None
     k: int | None = None
     eps: float | None = None
-    min_samples: int = 4
+    min_samples: int | None = None
     perplexity: float = 30.0
     use_umap: bool = False
     seed: int = 0
@@ -84,7 +84,7 @@ class AnalysisConfig:
             (self.k is None or 1 <= self.k <= n_points,
              f"--k {self.k}: k-means with k={self.k} needs 1 <= k <= the number of points ({n_points})"),
             (self.eps is None or (math.isfinite(self.eps) and self.eps > 0), f"--eps must be a positive number, got {self.eps}"),
-            (1 <= self.min_samples <= n_points,
+            (self.min_samples is None or 1 <= self.min_samples <= n_points,
              f"--min-samples must be between 1 and the number of points ({n_points}), got {self.min_samples}"),
             (math.isfinite(self.perplexity) and self.perplexity > 0,
              f"--perplexity must be a positive number, got {self.perplexity}"),

@@ -186,7 +186,7 @@ def kdistance_figure(distances: np.ndarray, eps: float, k: int) -> Figure:
     ax.axhline(eps, color=color_of(5), ls="--", label=f"eps = {eps:.3g}")
     ax.set_xlabel("points, sorted by that distance")
     ax.set_ylabel(f"distance to {k}th neighbour")
-    ax.set_title("k-distance curve (DBSCAN's eps at its knee)")
+    ax.set_title("k-distance curve and DBSCAN's eps")
     ax.legend()
     return fig
 

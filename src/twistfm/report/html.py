@@ -21,7 +21,6 @@ import numpy as np
 from PIL import Image
 
 from ..analysis import Analysis, Clustering
-from ..analysis.discover import THRESHOLD
 from ..analysis.layers import MAX_DIMS, PCA_DIMS
 from ..analysis.neighbours import AMBIGUOUS_K, AMBIGUOUS_SHARE, KNN_K
 from ..analysis.project import PRESERVATION_K
@@ -188,7 +187,7 @@ def _answer(study: StudyReport) -> str:
     discovery = analysis.discovery
     cards = [("best test accuracy", f"{float(best['test_acc']):.2%}", str(best["model"])),
              ("labels", str(len(analysis.decoding.labels)), "mystery labels"),
-             ("kinds of image", str(discovery.overall.chosen) if discovery else "-",
+             ("kinds of image", str(discovery.kinds) if discovery else "-",
               "found blind in the test images" + (f" (classes: {discovery.overall_true})"
                                                   if discovery and discovery.overall_true else "")),
              ("study time", f"{study.elapsed_seconds / 60:.1f} min", "on this machine")]
@@ -298,10 +297,13 @@ def _inside(study: StudyReport) -> str:
                                                f"{len(discovery.per_label)} labels."
     return (f"<p>Without the original classes, the test images of each label are split into groups in the encoding "
             f"of <b>{html.escape(discovery.layer)}</b> (an early layer, which keeps the differences the label merges): "
-            f"its {discovery.params['pca_dims']} principal components are embedded in 2-D by t-SNE, and the number of "
-            f"groups is the largest whose K-means prediction strength reaches {THRESHOLD} (a label of one kind keeps one "
-            f"group). Over all test images, labels ignored, the same criterion finds <b>{overall.chosen}</b> kinds of "
-            f"image{f' (the data holds {discovery.overall_true} classes)' if discovery.overall_true else ''}.{exact} "
+            f"its {discovery.params['pca_dims']} principal components are embedded in 2-D by one t-SNE per label, and "
+            f"the number of groups is the largest whose K-means prediction strength reaches "
+            f"{discovery.params['threshold']} (a label of one kind keeps one group). Together the labels hold "
+            f"<b>{discovery.kinds}</b> kinds of image"
+            f"{f' (the data holds {discovery.overall_true} classes)' if discovery.overall_true else ''}.{exact} "
+            f"Ignoring the labels, the same criterion on one map of all test images finds {overall.chosen}"
+            f"{': look-alike kinds merge into families there' if overall.chosen < discovery.kinds else ''}. "
             "The original classes, where known, only name and score the groups.</p>" + _table(rows)
             + _img(figs.get(F.GROUPS), "One row per group: its most typical images, then borderline ones")
             + _grid(_img(figs.get(F.CRITERION), "The criterion inside each label"),
@@ -328,14 +330,16 @@ def _clustering(study: StudyReport) -> str:
     clusterings = study.analysis.clusterings
     km = clusterings["kmeans"]
     db, hdb = clusterings["dbscan"], clusterings["hdbscan"]
-    knee = ", chosen at the knee of the k-distance curve" if db.params["eps_chosen_at_knee"] else ""
+    chosen = (", chosen as the radius whose clustering has the best silhouette times share of images clustered"
+              if db.params.get("eps_chosen") else "")
     rows = [{"method": c.title, "clusters": c.scores["n_clusters"], "noise": c.scores["noise"], "ARI": c.scores["ari"],
              "NMI": c.scores["nmi"], "purity": c.scores["purity"]} for c in clusterings.values()]
     verdicts = "".join(f'<p class="{"note" if c.poor else ""}">{html.escape(c.verdict())}</p>'
                        for c in clusterings.values())
     return (f"<p>K-means (k = {km.params['k']}, k-means++, seeded) clusters the encoding. DBSCAN (eps = "
-            f"{db.params['eps']:.4g}{knee}; at least {db.params['min_samples']} neighbours) and HDBSCAN (smallest cluster "
-            f"{hdb.params['min_cluster_size']:,} images) cluster its t-SNE, where density means something. Cluster "
+            f"{db.params['eps']:.4g}{chosen}; at least {db.params['min_samples']} neighbours) and HDBSCAN (smallest cluster "
+            f"{hdb.params['min_cluster_size']:,} images) cluster {html.escape(db.params['space'])}, fitted on the test "
+            "images (the others join their nearest test image's cluster). Cluster "
             "colours and numbers follow the label each cluster is matched to (Hungarian method), so one colour means "
             "one group across figures.</p>" + verdicts + _table(rows)
             + "".join(_contingency(c) for c in clusterings.values() if not c.poor)
