@@ -1,6 +1,6 @@
 """Seed 000's LeakyReLU network: every reading its text allows, trained and scored.
 
-Usage: python bench/leaky_readings.py [--epochs 30] [--seeds 0] [--pool floor ceil] [--first-pool input none]
+Usage: python bench/leaky_readings.py [--epochs 30] [--seeds 0] [--pool floor ceil] [--first-pool input conv none]
        [--conv-act relu linear leaky] [--units 64 128] [--momentum 0 0.9] [--threads N] [--out FILE]
 
 The seed lists the layers (a LeakyReLU on the input, three 32-filter convolutions each
@@ -33,7 +33,7 @@ from twistfm.train import fit
 SEED_TEST_ACC = 0.9373
 READINGS = {
     "pool": ("floor", "ceil"),
-    "first_pool": ("input", "none"),
+    "first_pool": ("input", "conv", "none"),
     "conv_act": ("relu", "linear", "leaky"),
     "units": (64, 128),
     "momentum": (0.0, 0.9),
@@ -76,9 +76,9 @@ def main() -> None:
         print(f"| {pool} | {first} | {act} | {units} | {momentum:g} | {lr:g} | {seed} | "
               + " | ".join(f"{a:.4f}" for a in accs)
               + f" | {result.history[-1]['train_acc']:.4f} | {per_epoch:.1f} |", flush=True)
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as handle:
-        json.dump({"seed_test_acc": SEED_TEST_ACC, "results": results}, handle, indent=1)
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        with open(args.out, "w") as handle:  # after every reading, so an interrupted grid keeps what it measured
+            json.dump({"seed_test_acc": SEED_TEST_ACC, "results": results}, handle, indent=1)
     print(f"written: {args.out}")
 
 

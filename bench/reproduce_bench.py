@@ -1,12 +1,14 @@
 """Every experiment the seeds ran, trained with several seeds: our spread beside the seeds' own figure.
 
 Usage: python bench/reproduce_bench.py [--seeds 5] [--out runs/bench/reproduce.json]
+       python bench/reproduce_bench.py --study STUDY_DIR [--out ...]
 
-Trains ``twistfm compare --preset seed --seeds N`` on the full Twisted Fashion-MNIST and
-prints, for each experiment, the figure the seed reported (and what kind of figure it is),
-then the mean, standard deviation, minimum and maximum of our test accuracy over the seeds,
-and whether the seed's figure lies within our range. The numbers are also written, with
-the machine and the runs' folders, to a JSON file that ``bench/results_doc.py`` reads.
+Trains ``twistfm compare --preset seed --seeds N`` on the full Twisted Fashion-MNIST (or
+reads the runs of a finished ``twistfm run --preset seed --seeds N`` study) and prints, for
+each experiment, the figure the seed reported (and what kind of figure it is), then the
+mean, standard deviation, minimum and maximum of our test accuracy over the seeds, and
+whether the seed's figure lies within our range. The numbers are also written, with the
+machine and the runs' folders, to a JSON file that ``bench/results_doc.py`` reads.
 """
 
 from __future__ import annotations
@@ -39,24 +41,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("runs/bench/reproduce.json"))
+    parser.add_argument("--study", type=Path, help="a finished seed-preset study folder to read instead of training")
     args = parser.parse_args()
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
     print(f"machine: {machine}", flush=True)
     start = time.perf_counter()
-    comparison = compare(compare_preset("seed"), DataSpec(), seeds=args.seeds, runs_root="runs/bench", log=None)
+    if args.study:
+        summary = json.loads((args.study / "summary.json").read_text())
+        stats, rows, folder = summary["stats"], summary["comparison"], args.study
+        args.seeds = max(r["seed"] for r in rows) - min(r["seed"] for r in rows) + 1
+    else:
+        comparison = compare(compare_preset("seed"), DataSpec(), seeds=args.seeds, runs_root="runs/bench", log=None)
+        stats, rows, folder = comparison.stats, comparison.rows, comparison.folder
     print("\n| experiment | seed's figure | ours: mean | sd | min | max | seed's figure within our range |")
     print("|---|---|---|---|---|---|---|")
     table = []
-    for stat in comparison.stats:
+    for stat in stats:
         figure, kind = SEED_FIGURES[stat["model"]]
         inside = stat["test_acc_min"] <= figure <= stat["test_acc_max"]
         table.append({**stat, "seed_figure": figure, "seed_figure_kind": kind, "within_range": inside})
         print(f"| {stat['model']} | {figure:.2%} | {stat['test_acc_mean']:.2%} | {stat['test_acc_sd']:.2%} | "
               f"{stat['test_acc_min']:.2%} | {stat['test_acc_max']:.2%} | {'yes' if inside else 'no'} |")
-    print(f"\n{len(comparison.rows)} runs in {(time.perf_counter() - start) / 60:.1f} min; folder {comparison.folder}")
+    print(f"\n{len(rows)} runs in {(time.perf_counter() - start) / 60:.1f} min; folder {folder}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": machine, "seeds": args.seeds, "folder": str(comparison.folder),
-                                    "stats": table, "runs": comparison.rows}, indent=1))
+    args.out.write_text(json.dumps({"machine": machine, "seeds": args.seeds, "folder": str(folder),
+                                    "stats": table, "runs": rows}, indent=1))
     print(f"written: {args.out}")
 
 

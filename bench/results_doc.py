@@ -71,10 +71,12 @@ def leaky() -> str:
                          "units": r["units"], "momentum": r["momentum"], "lr": r.get("lr", 0.01),
                          **{f"e{k}": pct(v) for k, v in r["test_acc"].items()}})
     return ("## The LeakyReLU network\n\nSeed 000 lists the layers of its own network but not: how pooling treats odd "
-            "sizes (`pool`), whether its first pooling halves the input image (`first_pool`), the activation of the "
+            "sizes (`pool`), whether its first pooling halves the input image, follows a convolution it does not list "
+            "or is not there (`first_pool` input, conv, none), the activation of the "
             "first two convolutions (`conv_act`), the dense width (`units`), SGD's momentum and learning rate, or the "
             "epochs. Each reading, one seed, its test accuracy after 10, 20 and 30 epochs "
-            "(`python bench/leaky_readings.py ...`):\n\n"
+            "(`python bench/leaky_readings.py ...`). The registered `leaky` takes the reading closest to the seed at "
+            "10 epochs: pool ceil, no first pool, LeakyReLU after every convolution, 64 units.\n\n"
             + table(rows, {"pool": "pool", "first": "first pool", "act": "conv act", "units": "units",
                            "momentum": "momentum", "lr": "lr", "e10": "@10", "e20": "@20", "e30": "@30"}))
 
@@ -131,6 +133,29 @@ def study(folder: Path, title: str) -> str:
     return out
 
 
+#: Bench outputs quoted verbatim, when present: file under runs/bench -> (title, command that wrote it).
+LOGS = {
+    "train-throughput.log": ("Training speed", "python bench/train_bench.py throughput"),
+    "analysis.log": ("t-SNE and the layer table", "python bench/analysis_bench.py --run RUN"),
+    "study.log": ("The quick study's wall time and memory", "python bench/study_bench.py"),
+    "discover.log": ("Discovery", "python bench/discover_bench.py --run QUICK_RUN MODEL_A_RUN"),
+    "discover-threshold.log": ("Discovery's threshold", "python bench/discover_threshold.py QUICK_RUN MODEL_A_RUN"),
+    "scale.log": ("Beyond one machine", "python bench/scale_bench.py"),
+}
+
+
+def bench_logs() -> str:
+    """The benches' own printed output, each under the command that printed it (warnings left out)."""
+    out = []
+    for name, (title, command) in LOGS.items():
+        path = BENCH / name
+        if path.is_file():
+            lines = [line for line in path.read_text().splitlines() if "Warning" not in line and
+                     not line.startswith("  warn")]
+            out.append(f"### {title}\n\n`{command}` printed:\n\n```\n" + "\n".join(lines).strip() + "\n```\n")
+    return "## Benches\n\n" + "\n".join(out) if out else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed-study", type=Path, required=True)
@@ -141,7 +166,8 @@ def main() -> None:
     parts = [f"# Results\n\nEvery number below is read from the runs' own files by `python bench/results_doc.py`; "
              f"measured on {machine()}; written {time.strftime('%Y-%m-%d')}.\n", READING.read_text(), reproduction(), leaky(),
              study(args.seed_study, "The seed preset, end to end"), recipes(),
-             study(args.best_study, "The best preset, end to end"), study(args.quick_study, "The quick preset, end to end")]
+             study(args.best_study, "The best preset, end to end"), study(args.quick_study, "The quick preset, end to end"),
+             bench_logs()]
     args.out.write_text("\n".join(parts))
     print(f"written: {args.out}")
 

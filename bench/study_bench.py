@@ -4,8 +4,8 @@ Usage: python bench/study_bench.py [--preset quick] [--runs runs/bench]
 
 Runs the study in a child process and prints its wall time (target for the quick preset: 4
 minutes on an idle 2-core machine), its peak resident memory, each model's test accuracy,
-the number of points in the explorer, the report's size, and the study's own timing of its
-stages as the run folders record them (training seconds per model).
+the report's size, each model's training seconds, and the study's log with the second at
+which each line came (where the time goes).
 """
 
 from __future__ import annotations
@@ -30,23 +30,25 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     start = time.perf_counter()
-    result = subprocess.run([EXE, "run", "--preset", args.preset, "--runs", args.runs], capture_output=True, text=True,
-                            env={**os.environ, "CI": "1"})
+    child = subprocess.Popen([EXE, "run", "--preset", args.preset, "--runs", args.runs], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env={**os.environ, "CI": "1"})
+    timeline = [(time.perf_counter() - start, line.rstrip()) for line in child.stderr]  # when each stage said so
+    stdout = child.stdout.read()
+    child.wait()
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    if result.returncode != 0:
-        raise SystemExit(result.stderr[-3000:])
-    report = Path(result.stdout.strip().splitlines()[-1].removeprefix("report: "))
+    if child.returncode != 0:
+        raise SystemExit("\n".join(line for _, line in timeline[-30:]))
+    report = Path(stdout.strip().splitlines()[-1].removeprefix("report: "))
     summary = json.loads((report.parent / "summary.json").read_text())
     print(f"twistfm run --preset {args.preset}: wall {wall / 60:.2f} min, peak memory {peak:.2f} GiB, "
           f"report {report.stat().st_size / 1e6:.1f} MB ({report.parent})")
     for row in summary["comparison"]:
         print(f"  {row['model']}: test accuracy {row['test_acc']:.4f}, training {row['training_seconds']:.0f} s")
     print(f"  study's own elapsed time: {summary['elapsed_seconds']:.0f} s")
-    for line in result.stderr.splitlines():
-        if line.startswith(("best layer", "discovery", "label ", "K-means", "DBSCAN", "HDBSCAN", "ambiguous")):
-            print("  " + line)
-
+    print("  the study's log, with the seconds since the start at which each line came:")
+    for seconds, line in timeline:
+        print(f"  {seconds:6.1f} s  {line}")
 
 if __name__ == "__main__":
     main()

@@ -30,10 +30,29 @@ def test_layer_names_are_stable():
     assert rows["flatten"].output_shape == (6272,)
 
 
-def test_leaky_follows_the_seed_text():
-    rows = layer_table(create_model("leaky", 5))
-    assert [r.name for r in rows][:4] == ["act0", "pool0", "conv1", "pool1"]
-    assert rows[-3].output_shape == (32,)  # 28 -> 14 -> 7 -> 3 -> 1 after four pools
+@pytest.mark.parametrize("first_pool, pool, first_layers, flat, params", [
+    ("input", "floor", ["act0", "pool0", "conv1", "pool1"], 32, 21_253),  # 28 -> 14 -> 7 -> 3 -> 1
+    ("input", "ceil", ["act0", "pool0", "conv1", "pool1"], 32 * 4, 27_397),  # 28 -> 14 -> 7 -> 4 -> 2
+    ("conv", "floor", ["act0", "conv0", "pool0", "conv1"], 32, 30_501),  # a fourth convolution before the first pool
+    ("conv", "ceil", ["act0", "conv0", "pool0", "conv1"], 32 * 4, 36_645),
+    ("none", "floor", ["act0", "conv1", "pool1", "conv2"], 32 * 9, 37_637),  # 28 -> 14 -> 7 -> 3
+    ("none", "ceil", ["act0", "conv1", "pool1", "conv2"], 32 * 16, 51_973),  # 28 -> 14 -> 7 -> 4
+])
+def test_leaky_readings_of_the_seed_text(first_pool, pool, first_layers, flat, params):
+    """Every reading the seed's layer list allows; the registered default is the one measured closest to it."""
+    model = create_model("leaky", 5, first_pool=first_pool, pool=pool)
+    rows = layer_table(model)
+    assert [r.name for r in rows][:4] == first_layers
+    assert {r.name: r for r in rows}["flatten"].output_shape == (flat,)
+    assert count_parameters(model) == params
+
+
+def test_leaky_default_reading():
+    model = create_model("leaky", 5)
+    assert count_parameters(model) == 51_973
+    rows = {r.name: r for r in layer_table(model)}
+    assert "pool0" not in rows and rows["pool3"].output_shape == (32, 4, 4)  # 28 -> 14 -> 7 -> 4, odd sizes kept
+    assert isinstance(model.conv1[1], torch.nn.LeakyReLU)
 
 
 def test_summary_lists_total():

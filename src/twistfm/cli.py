@@ -323,7 +323,7 @@ def analyze_cmd(
         help="DBSCAN eps, in the encoding's first 10 principal components (default: chosen by scan).")] = None,
     min_samples: Annotated[int | None, typer.Option(
         help="DBSCAN min_samples (default: 0.5% of the test points).")] = None,
-    perplexity: Annotated[float, typer.Option(help="t-SNE perplexity.")] = 30.0,
+    perplexity: Annotated[float, typer.Option(help="t-SNE perplexity.")] = 20.0,
     umap: Annotated[bool, typer.Option("--umap", help="Also project with UMAP (needs twistfm[umap]).")] = False,
     seed: Seed = 0,
 ) -> None:

@@ -71,7 +71,7 @@ def pca(X: np.ndarray, seed: int = 0, fit_on: np.ndarray | None = None) -> Proje
 
 
 def tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = -1, pca_dims: int = 50,
-         early_iter: int = 125, coarse_iter: int = 300, fine_iter: int = 100, fit_on: np.ndarray | None = None,
+         early_iter: int = 125, coarse_iter: int = 200, fine_iter: int = 200, fit_on: np.ndarray | None = None,
          place_iter: int = PLACE_ITER) -> Projection:
     """t-SNE to 2-D with openTSNE, scheduled to be fast on a laptop CPU.
 

@@ -45,8 +45,9 @@ class AnalysisConfig:
         DBSCAN radius; None chooses it by scan (see :mod:`twistfm.analysis.cluster`).
     min_samples : int or None, default=None
         DBSCAN's minimum neighbourhood size; None takes 0.5 % of the test points.
-    perplexity : float, default=30
-        t-SNE perplexity.
+    perplexity : float, default=20
+        t-SNE perplexity (20 keeps each image's nearest neighbours a little better than 30;
+        measured by ``bench/analysis_bench.py``).
     use_umap : bool, default=False
         Also project with UMAP (needs the optional ``umap`` extra).
     seed : int, default=0
@@ -68,7 +69,7 @@ class AnalysisConfig:
     k: int | None = None
     eps: float | None = None
     min_samples: int | None = None
-    perplexity: float = 30.0
+    perplexity: float = 20.0
     use_umap: bool = False
     seed: int = 0
     discovery_layer: str | None = None

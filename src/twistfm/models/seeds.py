@@ -66,14 +66,15 @@ _LEAKY_ARGS = {
                      help="odd sizes: floor as Keras's 'valid' pooling (28-14-7-3-1) or ceil as its 'same' (28-14-7-4-2)"),
     "conv_act": ModelArg(str, choices=("relu", "linear", "leaky"), help="activation of the first two convolutions"),
     "slope": ModelArg(float, 0.0, 1.0, help="slope of the LeakyReLUs"),
-    "first_pool": ModelArg(str, choices=("input", "none"),
-                           help="the seed's first pooling, on the input image ('input'), or none"),
+    "first_pool": ModelArg(str, choices=("input", "conv", "none"),
+                           help="the seed's first pooling: on the input image ('input'), after a convolution the seed "
+                                "does not list ('conv'), or none"),
 }
 
 
 @register_model("leaky", "seed 000's own: LeakyReLU, 3 conv32 with pools, dense, LeakyReLU", _LEAKY_ARGS)
-def leaky(num_classes: int, units: int = 64, pool: str = "floor", conv_act: str = "relu",
-          slope: float = LEAKY_SLOPE, first_pool: str = "input") -> nn.Module:
+def leaky(num_classes: int, units: int = 64, pool: str = "ceil", conv_act: str = "leaky",
+          slope: float = LEAKY_SLOPE, first_pool: str = "none") -> nn.Module:
     """Seed 000's own design, as its text lists the layers.
 
     The seed names the layers but not everything about them; each open point is an argument:
@@ -81,18 +82,27 @@ def leaky(num_classes: int, units: int = 64, pool: str = "floor", conv_act: str 
     seed's explicit LeakyReLU), how pooling treats odd sizes (``pool``), the hidden dense
     layer's width (``units``), the LeakyReLUs' slope (``slope``, Keras's default 0.3), and
     whether the first pooling, which the seed lists right after a LeakyReLU on the input,
-    halves the image before any convolution (``first_pool="input"``) or is not there.
+    halves the image before any convolution (``first_pool="input"``), follows a convolution
+    the list leaves out (``"conv"``: four convolution and pooling pairs), or is not there
+    (``"none"``).
     The three LeakyReLUs sit where the seed lists them: on the raw input (where, on images
     in [0, 1], it changes nothing), after the third convolution, after the hidden dense layer.
+
+    The defaults are the reading that came closest to the seed's own test count (93.73 %)
+    in ``bench/leaky_readings.py``: pooling that keeps odd sizes, no pooling before the first
+    convolution, LeakyReLU after every convolution, 64 units (51,973 parameters for 5
+    labels). Pooling the raw input, as the list literally reads, loses about 2.5 points.
     """
     ceil = pool == "ceil"
     # 28 -> 14 -> 7 -> 4 -> 2 (ceil) or 28 -> 14 -> 7 -> 3 -> 1 (floor); without the first pooling, 28 -> 14 -> 7 -> 4 / 3
-    side = (2 if ceil else 1) if first_pool == "input" else (4 if ceil else 3)
-    first = [("pool0", nn.MaxPool2d(2, ceil_mode=ceil))] if first_pool == "input" else []
+    side = (4 if ceil else 3) if first_pool == "none" else (2 if ceil else 1)
+    first = {"input": [("pool0", nn.MaxPool2d(2, ceil_mode=ceil))],
+             "conv": [("conv0", conv(1, 32, act=conv_act, slope=slope)), ("pool0", nn.MaxPool2d(2, ceil_mode=ceil))],
+             "none": []}[first_pool]
     return keras_init(named(
         ("act0", nn.LeakyReLU(slope)),
         *first,
-        ("conv1", conv(1, 32, act=conv_act, slope=slope)),
+        ("conv1", conv(32 if first_pool == "conv" else 1, 32, act=conv_act, slope=slope)),
         ("pool1", nn.MaxPool2d(2, ceil_mode=ceil)),
         ("conv2", conv(32, 32, act=conv_act, slope=slope)),
         ("pool2", nn.MaxPool2d(2, ceil_mode=ceil)),
