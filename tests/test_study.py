@@ -31,10 +31,9 @@ def test_run_study_writes_a_self_contained_report(tmp_path):
     result = run_study("quick", DataSpec(csv_dir=str(folder)), runs_root=tmp_path / "runs", epochs=1,
                        command="twistfm run ...", log=None)
     page = result.report.read_text()
-    for section in ("The answer", "The data and its preprocessing", "The models", "Training curves", "Runtimes",
-                    "Comparison", "Confusion matrices", "Which layer encodes best", "PCA", "K-means and DBSCAN", "t-SNE",
-                    "Explore every test image", "Galleries", "What each label means", "Ambiguous images",
-                    "How to repeat this study"):
+    for section in ("The answer", "The data", "The models", "Training curves", "Results", "Confusion matrices",
+                    "Which layer encodes best", "PCA", "Clustering", "t-SNE", "Explore every image", "Galleries",
+                    "What each label means", "Ambiguous images", "How to repeat this study"):
         assert f">{section}</h2>" in page, section
     assert page.count('src="data:image/png;base64,') >= 19
     # Offline: no resource is fetched from anywhere (links in text are fine, loads are not).
