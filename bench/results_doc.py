@@ -96,8 +96,13 @@ def recipes() -> str:
                      "ips": f"{statistics.mean(r['train_images_per_second'] for r in runs):,.0f}",
                      "params": f"{runs[0]['parameters']:,}", "epochs": runs[0]["epochs"],
                      "command": f"python bench/train_bench.py {name} --seeds {' '.join(str(r['seed']) for r in runs)}"})
+    missing = [name for name in ("best", "record") if not (BENCH / f"recipe-{name}.json").is_file()]
+    note = "".join(f"\n`python bench/train_bench.py {name}` has not been run on this machine: no figure for it here.\n"
+                   for name in missing)
+    if not rows:
+        return "## Our recipes\n" + note
     return ("## Our recipes\n\nTrained on all 60,000 training images (no validation split), tested on the 10,000 "
-            "test images; training minutes exclude the per-epoch evaluation.\n\n"
+            "test images; training minutes exclude the per-epoch evaluation.\n" + note + "\n"
             + table(rows, {"recipe": "recipe", "seeds": "seeds", "mean": "test accuracy (mean)", "spread": "range",
                            "minutes": "training minutes", "ips": "images/s", "params": "parameters",
                            "epochs": "epochs", "command": "command"}))
