@@ -52,7 +52,7 @@ RECIPES: dict[str, Recipe] = {
         TrainConfig(model="tfm-small", epochs=8, val_split=0.1, **_OURS),
         "our narrow network: one-cycle SGD, flips and shifts, label smoothing, flip test-time augmentation, bfloat16"),
     "best": Recipe(
-        TrainConfig(model="tfm-res", epochs=18, val_split=0.0, **_STRONG),
+        TrainConfig(model="tfm-res", epochs=24, val_split=0.0, **_STRONG),
         "our fast recipe: the residual network, random erasing and a moving average of the weights, about 20 minutes "
         "of training on a 2-core CPU"),
     "record": Recipe(
