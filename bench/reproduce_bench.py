@@ -50,9 +50,12 @@ def main() -> None:
         summary = json.loads((args.study / "summary.json").read_text())
         stats, rows, folder = summary["stats"], summary["comparison"], args.study
         args.seeds = max(r["seed"] for r in rows) - min(r["seed"] for r in rows) + 1
+        command = (f"twistfm run --preset seed --seeds {args.seeds}, read by "
+                   f"python bench/reproduce_bench.py --study {args.study}")
     else:
         comparison = compare(compare_preset("seed"), DataSpec(), seeds=args.seeds, runs_root="runs/bench", log=None)
         stats, rows, folder = comparison.stats, comparison.rows, comparison.folder
+        command = f"python bench/reproduce_bench.py --seeds {args.seeds}"
     print("\n| experiment | seed's figure | ours: mean | sd | min | max | seed's figure within our range |")
     print("|---|---|---|---|---|---|---|")
     table = []
@@ -62,9 +65,10 @@ def main() -> None:
         table.append({**stat, "seed_figure": figure, "seed_figure_kind": kind, "within_range": inside})
         print(f"| {stat['model']} | {figure:.2%} | {stat['test_acc_mean']:.2%} | {stat['test_acc_sd']:.2%} | "
               f"{stat['test_acc_min']:.2%} | {stat['test_acc_max']:.2%} | {'yes' if inside else 'no'} |")
-    print(f"\n{len(rows)} runs in {(time.perf_counter() - start) / 60:.1f} min; folder {folder}")
+    took = "" if args.study else f" trained in {(time.perf_counter() - start) / 60:.1f} min"
+    print(f"\n{len(rows)} runs{took}; folder {folder}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": machine, "seeds": args.seeds, "folder": str(folder),
+    args.out.write_text(json.dumps({"machine": machine, "seeds": args.seeds, "folder": str(folder), "command": command,
                                     "stats": table, "runs": rows}, indent=1))
     print(f"written: {args.out}")
 

@@ -56,8 +56,9 @@ def reproduction() -> str:
             "within": "yes" if s["within_range"] else "no",
             "train": f"{statistics.mean(r['training_seconds'] for r in mine):.0f}",
             "ips": f"{statistics.mean(r['train_images_per_second'] for r in mine):,.0f}"})
+    command = data.get("command", f"python bench/reproduce_bench.py --seeds {data['seeds']}")
     return (f"## The seeds' experiments, reproduced\n\nEach experiment trained with {data['seeds']} seeds "
-            f"(`python bench/reproduce_bench.py --seeds {data['seeds']}`; runs in `{data['folder']}`), on {data['machine']}.\n\n"
+            f"(`{command}`; runs in `{data['folder']}`), on {data['machine']}.\n\n"
             + table(rows, {"experiment": "experiment", "seeds": "the seed's figure", "mean": "ours: mean test accuracy",
                            "sd": "sd", "range": "min - max", "within": "seed's figure within our range",
                            "train": "training seconds (mean)", "ips": "training images/s (mean)"}))
@@ -114,12 +115,14 @@ def study(folder: Path, title: str) -> str:
     rows = [{"model": r["model"], "seed": r["seed"], "test": pct(r["test_acc"]), "train": pct(r["train_acc"]),
              "val": pct(r["val_acc"]), "secs": r["training_seconds"], "ips": f"{r['train_images_per_second']:,.0f}",
              "params": f"{r['parameters']:,}"} for r in summary["comparison"]]
-    out = (f"## {title}\n\n`twistfm run --preset {config['preset']} --seed {config['seed']}` "
+    seeds = f" --seeds {config['seeds']}" if config.get("seeds", 1) > 1 else ""
+    out = (f"## {title}\n\n`twistfm run --preset {config['preset']} --seed {config['seed']}{seeds}` "
            f"({folder.name}; the whole study took {summary['elapsed_seconds'] / 60:.1f} min)\n\n"
            + table(rows, {"model": "model", "seed": "seed", "test": "test accuracy", "train": "training accuracy",
                           "val": "validation accuracy", "secs": "training seconds", "ips": "images/s",
                           "params": "parameters"}))
-    run = next(p for p in (folder / "compare").iterdir() if p.is_dir() and p.name.endswith(config["analyzed"]))
+    run = next(folder / "compare" / r["run"] for r in summary["comparison"]  # with several seeds, the one analysed
+               if r["model"] == config["analyzed"] and (folder / "compare" / r["run"] / "analysis").is_dir())
     analysis = load_analysis(RunDir(run).path)
     out += "\nWhat each label means (decoded):\n\n" + "".join(f"- {line}\n" for line in analysis.decoding.lines())
     layers = [{"layer": r.layer, "width": r.width, "ari": f"{r.kmeans_ari:.3f}", "nmi": f"{r.kmeans_nmi:.3f}",
