@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import shlex
 import statistics
 import sys
@@ -344,7 +345,7 @@ def _comparison_row(name: str, config: TrainConfig, result: TrainResult) -> dict
         "model": name, "seed": config.seed, "architecture": config.model, "filters": filters, "dense_units": units,
         "batch_size": config.batch_size, "epochs": config.epochs, "optimizer": config.optimizer,
         "train_acc": round(m["train_acc"], 4),
-        "val_acc": None if m["val_acc"] is None or m["val_acc"] != m["val_acc"] else round(m["val_acc"], 4),
+        "val_acc": None if m["val_acc"] is None or math.isnan(m["val_acc"]) else round(m["val_acc"], 4),
         "training_seconds": round(m["training_seconds"], 1), "test_acc": round(m["test_acc"], 4),
         "test_loss": round(m["test_loss"], 4), "parameters": m["parameters"],
         "train_images_per_second": round(m["train_images_per_second"], 1), "run": result.run.name,

@@ -147,13 +147,15 @@ def knee_eps(distances: np.ndarray) -> float:
     return float(d[int(np.argmax(x - y))])
 
 
-def choose_eps(X: np.ndarray, min_samples: int, distances: np.ndarray, seed: int = 0) -> tuple[float, list[list[float]]]:
+def choose_eps(X: np.ndarray, min_samples: int, distances: np.ndarray,
+               seed: int = 0) -> tuple[float, list[list[float]], np.ndarray]:
     """DBSCAN's radius by scan: the k-distance quantile whose clustering maximises silhouette x clustered share.
 
-    Returns the radius and the scan, one ``[eps, silhouette, clustered share, score]`` per
-    radius tried (silhouette 0 where fewer than two clusters form).
+    Returns the radius, the scan (one ``[eps, silhouette, clustered share, score]`` per
+    radius tried; silhouette 0 where fewer than two clusters form) and the clustering at
+    the chosen radius.
     """
-    scan = []
+    scan, found = [], []
     for q in EPS_QUANTILES:
         eps = max(float(np.quantile(distances, q)), 1e-9)
         clusters = DBSCAN(eps=eps, min_samples=min_samples, n_jobs=-1).fit_predict(X)
@@ -163,13 +165,19 @@ def choose_eps(X: np.ndarray, min_samples: int, distances: np.ndarray, seed: int
             silhouette = float(silhouette_score(X[kept], clusters[kept], random_state=seed,
                                                 sample_size=min(_SILHOUETTE_SAMPLE, int(kept.sum()))))
         scan.append([eps, silhouette, float(kept.mean()), silhouette * float(kept.mean())])
+        found.append(clusters)
     best = max(range(len(scan)), key=lambda i: (scan[i][3], -i))
-    return scan[best][0], scan
+    return scan[best][0], scan, found[best]
 
 
-def _placed(fitted: np.ndarray, X: np.ndarray, fit_on: np.ndarray | None) -> np.ndarray:
+def _fit_mask(X: np.ndarray, fit_on: np.ndarray | None) -> np.ndarray:
+    """The boolean mask of the points a density clustering fits: ``fit_on``, or every point."""
+    return np.ones(len(X), bool) if fit_on is None else np.asarray(fit_on, bool)
+
+
+def _placed(fitted: np.ndarray, X: np.ndarray, fit_on: np.ndarray) -> np.ndarray:
     """Every point's cluster: the fitted points' own, the others their nearest fitted point's."""
-    if fit_on is None or fit_on.all():
+    if fit_on.all():
         return fitted.astype(np.int64)
     clusters = np.empty(len(X), dtype=np.int64)
     clusters[fit_on] = fitted
@@ -186,7 +194,7 @@ def dbscan(X: np.ndarray, labels: np.ndarray, eps: float | None = None, min_samp
     ``fit_on`` (boolean mask) clusters those points only; each other point takes the cluster
     of its nearest clustered point. ``space`` names what ``X`` is (recorded with the result).
     """
-    fit = np.ones(len(X), bool) if fit_on is None else np.asarray(fit_on, bool)
+    fit = _fit_mask(X, fit_on)
     Xf = X[fit]
     if min_samples is None:
         min_samples = max(4, int(DBSCAN_SHARE * len(Xf)))
@@ -194,9 +202,10 @@ def dbscan(X: np.ndarray, labels: np.ndarray, eps: float | None = None, min_samp
     distances = None
     if eps is None:
         distances = k_distances(Xf, min_samples)
-        eps, params["eps_scan"] = choose_eps(Xf, min_samples, distances, seed)
+        eps, params["eps_scan"], fitted = choose_eps(Xf, min_samples, distances, seed)
+    else:
+        fitted = DBSCAN(eps=eps, min_samples=min_samples, n_jobs=-1).fit_predict(Xf)
     params["eps"] = float(eps)
-    fitted = DBSCAN(eps=eps, min_samples=min_samples, n_jobs=-1).fit_predict(Xf)
     return _scored("dbscan", params, _placed(fitted, X, fit), labels, distances)
 
 
@@ -206,7 +215,7 @@ def hdbscan(X: np.ndarray, labels: np.ndarray, min_share: float = HDBSCAN_SHARE,
 
     ``fit_on`` as in :func:`dbscan`.
     """
-    fit = np.ones(len(X), bool) if fit_on is None else np.asarray(fit_on, bool)
+    fit = _fit_mask(X, fit_on)
     size = max(5, int(min_share * fit.sum()))
     fitted = HDBSCAN(min_cluster_size=size, copy=True).fit_predict(X[fit])
     return _scored("hdbscan", {"min_cluster_size": size, "space": space}, _placed(fitted, X, fit), labels)
