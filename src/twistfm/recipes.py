@@ -57,7 +57,7 @@ RECIPES: dict[str, Recipe] = {
         "of training on a 2-core CPU"),
     "record": Recipe(
         TrainConfig(model="tfm-res", model_args={"width": 48}, epochs=60, val_split=0.0, **_STRONG),
-        "our record recipe: the residual network, wider and longer (about 3 hours on a 2-core CPU)"),
+        "our record recipe: the residual network, wider and longer (about 100 minutes of training on a 2-core CPU)"),
     "reference": Recipe(
         TrainConfig(model="tfm-small", optimizer="adamw", lr=3e-3, schedule="onecycle", batch_size=128, epochs=3,
                     val_split=0.0, augment=True),
