@@ -136,7 +136,9 @@ def train_cmd(
     ema: Annotated[float | None, typer.Option(
         help="Decay of a moving average of the weights, evaluated and saved (0: none) [default: 0].")] = None,
     nesterov: Annotated[bool | None, typer.Option(help="Nesterov momentum (SGD) [default: off].")] = None,
-    precision: Annotated[str | None, typer.Option(help="fp32, or bf16 (bfloat16 autocast) [default: fp32].")] = None,
+    precision: Annotated[str | None, typer.Option(
+        help="auto (bf16 where the hardware computes it natively, else fp32), fp32, or bf16 (bfloat16 autocast; "
+             "several times slower where it is emulated) [default: auto].")] = None,
     model_arg: Annotated[list[str] | None, typer.Option("--model-arg", help="Architecture argument NAME=VALUE.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed: same seed, same machine, same numbers [default: 0].")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda [default: auto].")] = None,

@@ -53,6 +53,7 @@ from .data.loader import load_dataset
 from .distributed import Team, team_of
 from .encode import candidate_layers, check_layer, default_layer, encode, encode_to_npy
 from .errors import DataError, Interrupted, OptionError, RunError, TwistfmError
+from .machine import choose_precision
 from .models import LayerRow, layer_table, to_input
 from .progress import say
 from .recipes import recipe
@@ -156,15 +157,20 @@ def _train(config: TrainConfig, data: DataSpec, runs_root: str | Path, dataset: 
     if log and team.main and ((asked.n_train or 0) > data.n_train or (asked.n_test or 0) > data.n_test):
         log(f"the data has fewer images than asked for: using {data.n_train:,} training and {data.n_test:,} test images")
 
+    used, reason = choose_precision(config.precision, select_device(config.device, team))
+
     def new_run() -> str:
         run = RunDir.create(config.model, runs_root)
         run.write_config("train", {"train": config.to_json(), "data": _data_json(data),
-                                   "processes": team.size, "global_batch": config.batch_size * team.size})
+                                   "processes": team.size, "global_batch": config.batch_size * team.size,
+                                   "precision": {"asked": config.precision, "used": used, "reason": reason}})
         return str(run.path)
 
     run = RunDir(_on_main(team, new_run))
     if log and team.size > 1 and team.main:
         log(f"run: {run} ({team.size} processes, {team.backend}, global batch {config.batch_size * team.size})")
+    if log and team.main:
+        log(f"precision: {reason}")
     result = fit(config, full.subset(data.n_train, data.n_test), run, callbacks=callbacks, log=log, team=team)
     if team.main:
         _save_training_figures(result)
@@ -189,7 +195,8 @@ def _resume(run: RunDir, callbacks: Sequence[Callback], log: Log, team: Team) ->
     config = TrainConfig.from_json(state["train"], str(run / RunDir.CONFIG))
     data = from_json(DataSpec, state["data"], str(run / RunDir.CONFIG))
     dataset = data.load_checked(str(run / RunDir.CONFIG))
-    result = fit(config, dataset, run, resume=True, callbacks=callbacks, log=log, team=team)
+    result = fit(config, dataset, run, resume=True, callbacks=callbacks, log=log, team=team,
+                 precision=state["precision"])
     if team.main:
         _save_training_figures(result)
     return result
@@ -211,7 +218,18 @@ def _resume_state(run: RunDir, processes: int) -> dict[str, Any] | None:
     if config["processes"] != processes:
         raise RunError(f"{run / RunDir.CONFIG}: this run was trained by {config['processes']} process(es); "
                        f"resume it with as many (this is {processes})")
-    return {"train": config["train"], "data": config["data"]}
+    return {"train": config["train"], "data": config["data"], "precision": _recorded_precision(run, config)}
+
+
+def _recorded_precision(run: RunDir, config: dict[str, Any]) -> str:
+    """The precision a run trained in, so its resumption continues in it (runs before "auto" asked for one)."""
+    recorded = config.get("precision")
+    if recorded is None and config["train"].get("precision") in ("fp32", "bf16"):
+        return config["train"]["precision"]
+    if not isinstance(recorded, dict) or recorded.get("used") not in ("fp32", "bf16"):
+        raise RunError(f"{run / RunDir.CONFIG}: field 'precision' must be an object whose 'used' is fp32 or bf16, "
+                       f"found {recorded!r}; the run is corrupt")
+    return recorded["used"]
 
 
 def _on_main(team: Team, work: Callable[[], Any]) -> Any:

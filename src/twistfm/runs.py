@@ -42,8 +42,9 @@ _METRICS: dict[str, Any] = {"test_acc": float, "test_loss": float, "train_acc": 
                             "epochs": int, "training_seconds": float, "train_images_per_second": float,
                             "test_inference_seconds": float, "confusion": list[list[int]], "parameters": int}
 
-#: History fields that are null when there is nothing to measure (no validation images).
-_MAY_BE_MISSING = ("val_loss", "val_acc")
+#: History fields that are null when there is nothing to measure: no validation images, or an epoch
+#: that evaluated no test images (each epoch but the last, when there are validation images).
+_MAY_BE_MISSING = ("val_loss", "val_acc", "test_loss", "test_acc")
 
 #: Version of the run-folder format; a run of another version is refused with a clear line.
 RUN_VERSION = 2

@@ -45,7 +45,7 @@ from .recipes import RECIPES, recipe
 from .report.tables import csv_text, markdown_table
 from .runs import RunDir
 from .schema import from_json, to_json
-from .train import TrainConfig, TrainEvent
+from .train import TrainConfig, TrainEvent, every
 
 __all__ = ["SweepSpec", "SweepResult", "load_spec", "sample_trials", "run_sweep", "resume_sweep", "train_command",
            "METRIC", "ray_available"]
@@ -208,7 +208,7 @@ def _trainable(params: dict[str, Any], *, spec_json: dict[str, Any], trials: lis
         if event.kind == "epoch":
             tune.report({METRIC: event.row[METRIC], "epoch": event.epoch, "run": str(event.run)})
 
-    train(config, spec.data, runs_root=runs_root, callbacks=[report], log=None)
+    train(config, spec.data, runs_root=runs_root, callbacks=[every("epoch", report)], log=None)
 
 
 def sample_trials(spec: SweepSpec) -> list[dict[str, Any]]:

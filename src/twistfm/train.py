@@ -5,15 +5,22 @@ shuffle, augmentation and dropout draw from generators seeded by ``(seed, epoch)
 learning rate is a pure function of the step. So a run resumed from its last end-of-epoch
 checkpoint finishes with exactly the weights and history of an uninterrupted run.
 
-:func:`fit` calls its callbacks after every step and every epoch (as openTSNE's
-``optimize`` does); an epoch callback may stop training, and tests use step callbacks to
-interrupt a run at an exact program point.
+:func:`fit` calls its callbacks as often as each asks (as openTSNE's ``optimize`` takes
+``callbacks_every_iters``): after every step, every n steps, or only after every epoch, so
+a callback that watches epochs costs the steps nothing. An epoch callback may stop
+training, and tests use step callbacks to interrupt a run at an exact program point.
+
+Precision is chosen by the machine (:mod:`twistfm.machine`): "auto" trains in bfloat16 only
+where the hardware computes it natively. Each epoch evaluates the validation images (or,
+without any, the test images) without test-time augmentation; the last epoch evaluates
+the test images as the final metrics do.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,17 +34,17 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from .data import Dataset
 from .distributed import PeerStopped, Team
 from .errors import Interrupted, OptionError, RunError
+from .machine import PRECISIONS, available_cores, choose_precision
 from .models import check_model_args, count_parameters, create_model, format_summary, to_input
 from .progress import BatchBar, say
 from .runs import ModelRecord, RunDir
 from .schema import Typed, from_json
 
 __all__ = ["TrainConfig", "Splits", "TrainEvent", "TrainResult", "Callback", "fit", "evaluate", "predict",
-           "select_device", "OPTIMIZERS", "SCHEDULES", "PRECISIONS"]
+           "select_device", "every", "OPTIMIZERS", "SCHEDULES", "PRECISIONS"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle", "cosine")
-PRECISIONS = ("fp32", "bf16")
 _MAX_SEED = 2**63 - 1
 
 
@@ -75,14 +82,17 @@ class TrainConfig(Typed):
         none). With it, evaluation and the saved model use the averaged weights.
     nesterov : bool, default=False
         Nesterov momentum (SGD).
-    precision : {"fp32", "bf16"}, default="fp32"
+    precision : {"auto", "fp32", "bf16"}, default="auto"
         "bf16" runs the forward passes under bfloat16 autocast (fast on CPUs with AVX-512
-        BF16 or AMX, and on recent GPUs); the weights and the loss stay in float32.
+        BF16 or AMX, and on GPUs of compute capability 8.0 or newer; several times slower
+        where it is emulated); the weights and the loss stay in float32. "auto" takes bf16
+        where it is native and fp32 elsewhere (see :func:`twistfm.machine.choose_precision`).
     seed : int, default=0
     device : str, default="auto"
         "auto" takes CUDA when present, else the CPU.
     threads : int or None, default=None
-        CPU threads for PyTorch; None keeps PyTorch's default.
+        CPU threads for PyTorch; None keeps PyTorch's default, capped at the cores this
+        process may really use (CPU affinity and cgroup quota).
     """
 
     model: str
@@ -101,7 +111,7 @@ class TrainConfig(Typed):
     erasing: float = 0.0
     ema: float = 0.0
     nesterov: bool = False
-    precision: str = "fp32"
+    precision: str = "auto"
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
@@ -188,7 +198,8 @@ class TrainEvent:
         The batch's loss (step) or the epoch's mean training loss (epoch).
     row : dict or None
         The epoch's history row (epoch events only), after its checkpoint was written.
-    run : RunDir
+    run : RunDir or None
+        The run folder (None when training in memory).
     model : nn.Module
         The model being trained (as Keras callbacks see ``self.model``).
     rank : int
@@ -201,13 +212,41 @@ class TrainEvent:
     step: int
     loss: float
     row: dict[str, float] | None
-    run: RunDir
+    run: RunDir | None
     model: nn.Module
     rank: int = 0
 
 
-#: A callback receives every :class:`TrainEvent`; returning True after an epoch stops training there.
+#: A callback receives :class:`TrainEvent`s; returning True after an epoch stops training there. A plain
+#: callable is called after every step and every epoch; wrap it with :func:`every` to be called less often.
 Callback = Callable[[TrainEvent], "bool | None"]
+
+
+@dataclass(frozen=True)
+class _Every:
+    callback: Callback
+    steps: int | None  # None: epochs only
+
+    def __call__(self, event: TrainEvent) -> bool | None:
+        return self.callback(event)
+
+
+def every(steps: int | str, callback: Callback) -> Callback:
+    """``callback``, called after every ``steps`` steps of each epoch, or only after epochs (``steps="epoch"``).
+
+    A step event makes the loop wait for the step's loss; a callback that needs only epochs
+    (a sweep's reporter, a progress line) costs nothing per step.
+    """
+    if steps == "epoch":
+        return _Every(callback, None)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise OptionError(f"every(): steps must be a positive integer or 'epoch', got {steps!r}")
+    return _Every(callback, steps)
+
+
+def _due(callback: Callback, step: int) -> bool:
+    steps = callback.steps if isinstance(callback, _Every) else 1
+    return steps is not None and step % steps == 0
 
 
 @dataclass
@@ -217,7 +256,7 @@ class TrainResult:
     On training processes other than 0 the metrics are empty (and the model may be None).
     """
 
-    run: RunDir
+    run: RunDir | None
     model: nn.Module | None
     history: list[dict[str, float]]
     metrics: dict[str, Any]
@@ -237,30 +276,34 @@ def select_device(name: str, team: Team | None = None) -> torch.device:
     return torch.device(name)
 
 
-def fit(config: TrainConfig, dataset: Dataset, run: RunDir, *, resume: bool = False,
+def fit(config: TrainConfig, dataset: Dataset, run: RunDir | None = None, *, resume: bool = False,
         callbacks: Sequence[Callback] = (), log: Callable[[str], None] | None = say,
-        team: Team = Team()) -> TrainResult:
-    """Train ``config.model`` on ``dataset`` into ``run``, checkpointing after every epoch.
+        team: Team = Team(), precision: str | None = None) -> TrainResult:
+    """Train ``config.model`` on ``dataset`` (into ``run``, checkpointing after every epoch, when given).
 
     Parameters
     ----------
     config : TrainConfig
     dataset : Dataset
         The images to train on (already sliced to the run's counts).
-    run : RunDir
-        The run folder (its ``config.json`` is the caller's business).
+    run : RunDir or None, default=None
+        The run folder (its ``config.json`` is the caller's business); None trains in memory
+        and writes nothing.
     resume : bool, default=False
         Continue from the run's last end-of-epoch checkpoint.
     callbacks : sequence of callables, default=()
-        Each is called with a :class:`TrainEvent` after every step and every epoch; one
-        returning True after an epoch stops training there (the run is then finished with
-        the epochs done, and ``metrics["stopped_early"]`` is true).
+        Each is called with a :class:`TrainEvent` after every step (or as :func:`every`
+        says) and every epoch; one returning True after an epoch stops training there (the
+        run is then finished with the epochs done, and ``metrics["stopped_early"]`` is true).
     log : callable or None, default=print to stderr
         Receives one line per epoch.
     team : Team, default=a single process
         The processes training together (see :mod:`twistfm.distributed`): each takes its
         share of every global batch of ``config.batch_size`` x ``team.size`` images; only
         process 0 writes to ``run``.
+    precision : {"fp32", "bf16"} or None, default=None
+        The precision to use, already chosen (a resumed run keeps the one it started with);
+        None chooses it from ``config.precision`` and the device.
 
     Returns
     -------
@@ -268,36 +311,63 @@ def fit(config: TrainConfig, dataset: Dataset, run: RunDir, *, resume: bool = Fa
         On processes other than 0, its metrics are empty.
     """
     config.check()
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    if resume and run is None:
+        raise OptionError("resuming needs the run folder to resume from")
+    _set_threads(config.threads)
     device = select_device(config.device, team)
+    used, reason = choose_precision(config.precision, device)
+    if precision is not None:
+        used, reason = precision, f"{precision} (the precision this run started with)"
+    elif config.precision == "bf16" and "emulated" in reason and team.main:
+        _warn(log, f"warning: --precision bf16 on a device without native bfloat16: training will be several "
+                   f"times slower than in fp32 ({reason}); use --precision auto or fp32")
     splits = Splits.from_dataset(dataset, config.val_split)
     torch.manual_seed(config.seed)
     model = create_model(config.model, dataset.num_labels, **config.model_args)
     optimizer = _make_optimizer(config, model)
-    loop = _Loop(config, model.to(device), optimizer, splits, device, run, callbacks, log, team)
+    loop = _Loop(config, model.to(device), optimizer, splits, device, run, callbacks, log, team, used)
     history = _start(config, loop, run, resume, team)
     stopped = loop.train(history)
     loop.net = loop.model  # drop the data-parallel wrapper before the process group goes
     if not team.main:
         return TrainResult(run, model, history, {})
 
-    metrics = _final_metrics(loop, history, stopped)
+    metrics = {**_final_metrics(loop, history, stopped), "precision": used, "precision_reason": reason}
     model = loop.averaged.to(torch.device("cpu")).to(memory_format=torch.contiguous_format)
-    run.save_model(model, ModelRecord(name=config.model, args=dict(config.model_args),
-                                      num_classes=dataset.num_labels,
-                                      label_values=[int(v) for v in dataset.label_values]))
-    run.write_history(history)
-    run.write_metrics(metrics)
-    run.clear_checkpoint()
+    if run is not None:
+        run.save_model(model, ModelRecord(name=config.model, args=dict(config.model_args),
+                                          num_classes=dataset.num_labels,
+                                          label_values=[int(v) for v in dataset.label_values]))
+        run.write_history(history)
+        run.write_metrics(metrics)
+        run.clear_checkpoint()
     return TrainResult(run, model, history, metrics)
 
 
-def _start(config: TrainConfig, loop: _Loop, run: RunDir, resume: bool, team: Team) -> list[dict[str, float]]:
+def _set_threads(threads: int | None) -> None:
+    """Take ``threads`` CPU threads, or cap PyTorch's default at the cores really available.
+
+    PyTorch counts the machine's cores, not the ones a container's CPU quota or the
+    process's affinity allows; more threads than those cores make every step wait.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    elif torch.get_num_threads() > available_cores():
+        torch.set_num_threads(available_cores())
+
+
+def _warn(log: Callable[[str], None] | None, line: str) -> None:
+    if log is not None:
+        log(line)
+    else:
+        warnings.warn(line, stacklevel=3)
+
+
+def _start(config: TrainConfig, loop: _Loop, run: RunDir | None, resume: bool, team: Team) -> list[dict[str, float]]:
     """The history so far: restored from the checkpoint (by process 0, then sent to the others) or empty."""
     model, optimizer = loop.model, loop.optimizer
-    if not resume:
-        if team.main:
+    if not resume or run is None:
+        if team.main and run is not None:
             run.write_summary(format_summary(model, config.model))
         return []
     history = run.load_checkpoint(model, optimizer, config.epochs, extra=loop._extra()) if team.main else []
@@ -324,10 +394,11 @@ class _Loop:
     optimizer: torch.optim.Optimizer
     splits: Splits
     device: torch.device
-    run: RunDir
+    run: RunDir | None
     callbacks: Sequence[Callback]
     log: Callable[[str], None] | None
     team: Team
+    precision: str
 
     def __post_init__(self) -> None:
         self.channels_last = self.device.type == "cpu"
@@ -356,7 +427,9 @@ class _Loop:
         for epoch in range(len(history) + 1, epochs + 1):
             done = epoch - 1
             left = (f"the checkpoint after epoch {done} is saved: resume with 'twistfm train --resume {self.run}'"
-                    if done else "no checkpoint was written yet; start again")
+                    if done and self.run is not None else
+                    "nothing was kept (training in memory); start again" if self.run is None else
+                    "no checkpoint was written yet; start again")
             try:
                 history.append(self.train_epoch(epoch))
                 stop = self.team.main and self.end_epoch(epoch, history)
@@ -375,12 +448,14 @@ class _Loop:
     def end_epoch(self, epoch: int, history: list[dict[str, float]]) -> bool:
         """Process 0 after an epoch: checkpoint, history, log line, callbacks; True to stop."""
         row = history[-1]
-        self.run.save_checkpoint(self.model, self.optimizer, history, extra=self._extra())
-        self.run.write_history(history)
+        if self.run is not None:
+            self.run.save_checkpoint(self.model, self.optimizer, history, extra=self._extra())
+            self.run.write_history(history)
         if self.log is not None:
+            held_out = (f"val_loss {row['val_loss']:.4f}  val_acc {row['val_acc']:.4f}  " if len(self.splits.x_val) else "")
+            test = f"test_acc {row['test_acc']:.4f}  " if math.isfinite(row["test_acc"]) else ""
             self.log(f"epoch {epoch}/{self.config.epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}  "
-                     f"val_loss {row['val_loss']:.4f}  val_acc {row['val_acc']:.4f}  test_acc {row['test_acc']:.4f}  "
-                     f"{row['epoch_time']:.1f}s + {row['eval_time']:.1f}s eval")
+                     f"{held_out}{test}{row['epoch_time']:.1f}s + {row['eval_time']:.1f}s eval  {self.precision}")
         event = TrainEvent("epoch", epoch, self.steps_per_epoch, row["train_loss"], row, self.run, self.model)
         return any([callback(event) for callback in self.callbacks])
 
@@ -408,9 +483,10 @@ class _Loop:
             seen += len(idx)
             if bar.active:
                 bar.advance(f"loss {loss_sum.item() / seen:.4f} acc {correct.item() / seen:.4f}")
-            if self.callbacks:
+            due = [callback for callback in self.callbacks if _due(callback, b + 1)]
+            if due:
                 event = TrainEvent("step", epoch, b + 1, loss.item(), None, self.run, self.model, team.rank)
-                for callback in self.callbacks:
+                for callback in due:
                     callback(event)
         bar.close()
         if not math.isfinite(loss_sum.item()):
@@ -420,8 +496,14 @@ class _Loop:
         start = time.perf_counter()
         val_loss = val_acc = test_loss = test_acc = float("nan")
         if team.main:  # the others wait for process 0's row at the end of the epoch
-            val_loss, val_acc = evaluate(self.averaged, splits.x_val, splits.y_val, config.tta, config.precision)
-            test_loss, test_acc = evaluate(self.averaged, splits.x_test, splits.y_test, config.tta, config.precision)
+            # Test-time augmentation and the test set cost a third of an epoch: each epoch reads the
+            # validation images plainly (the test images where there are none), the last one the test
+            # images as the final metrics do.
+            last = epoch == config.epochs
+            val_loss, val_acc = evaluate(self.averaged, splits.x_val, splits.y_val, False, self.precision)
+            if last or not len(splits.x_val):
+                test_loss, test_acc = evaluate(self.averaged, splits.x_test, splits.y_test, config.tta and last,
+                                               self.precision)
         return {"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                 "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,
                 "lr": self.optimizer.param_groups[0]["lr"], "epoch_time": epoch_time,
@@ -436,7 +518,7 @@ class _Loop:
         xb, yb = xb.to(self.device), yb.to(self.device)
         if self.channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        with _precision(self.device, self.config.precision):
+        with _precision(self.device, self.precision):
             logits = self.net(xb)
         loss = F.cross_entropy(logits.float(), yb, label_smoothing=self.config.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
@@ -450,7 +532,7 @@ class _Loop:
     def _diverged(self, epoch: int, loss: float) -> None:
         done = epoch - 1
         kept = (f"the checkpoint after epoch {done} is kept" if done else "no checkpoint was written")
-        raise OptionError(f"{self.run}: the training loss became {loss} during epoch {epoch}: training diverged; "
+        raise OptionError(f"{self.run or 'training'}: the training loss became {loss} during epoch {epoch}: training diverged; "
                           f"{kept}. Train again with a smaller --lr (now {self.config.lr:g})")
 
 
@@ -565,7 +647,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, tta: bool = Fal
 
 def _final_metrics(loop: _Loop, history: list[dict[str, float]], stopped: bool) -> dict[str, Any]:
     start = time.perf_counter()
-    logits = predict(loop.averaged, loop.splits.x_test, tta=loop.config.tta, precision=loop.config.precision)
+    logits = predict(loop.averaged, loop.splits.x_test, tta=loop.config.tta, precision=loop.precision)
     infer = time.perf_counter() - start
     y = loop.splits.y_test
     pred = logits.argmax(1)
