@@ -414,6 +414,15 @@ def decode_cmd(
 # ---------------------------------------------------------------- errors
 
 
+@app.command("report")
+def report_cmd(folder: Annotated[Path, typer.Argument(
+        help="A study folder (twistfm run) or an analysed run folder (twistfm train, then analyze).")]) -> None:
+    """Rebuild report.html from what is on disk (after a re-analysis, or an upgrade)."""
+    from .api import rebuild_report
+
+    out.print(f"report: {rebuild_report(folder)}")
+
+
 def run_guarded(command: Callable[[], Any]) -> int:
     """Run ``command``; turn user errors into one line on stderr and return the exit code.
 

@@ -54,6 +54,32 @@ class Dataset:
     csv_dir: str | None = None
     data_dir: str | None = None
 
+    @classmethod
+    def from_arrays(cls, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *,
+                    source: str = "arrays in memory") -> Dataset:
+        """A dataset from images and labels already in memory (a notebook's own arrays).
+
+        Parameters
+        ----------
+        x_train, x_test : ndarray of uint8, shape (N, 28, 28)
+            Grey images, 0..255. Other integer types are taken when every value is in 0..255;
+            floats are refused (scale them to 0..255 and convert to uint8 first).
+        y_train, y_test : ndarray of int, shape (N,)
+            One integer label per image (any integers; at least two distinct ones in training).
+        source : str, default="arrays in memory"
+            Where the data came from, in words, for reports.
+
+        Raises
+        ------
+        DataError
+            If an array has the wrong type, shape or range, or the counts of images and labels differ.
+        """
+        images = {"x_train": _checked_images("x_train", x_train), "x_test": _checked_images("x_test", x_test)}
+        labels = {"y_train": _checked_labels("y_train", y_train, len(images["x_train"]), "x_train"),
+                  "y_test": _checked_labels("y_test", y_test, len(images["x_test"]), "x_test")}
+        check_labels(labels["y_train"], "y_train")
+        return cls(**images, **labels, source=source)
+
     @property
     def label_values(self) -> np.ndarray:
         """The distinct label values, sorted; model outputs index into this."""
@@ -123,6 +149,39 @@ class Dataset:
             rows.append(LabelSummary(int(value), int((self.y_train == value).sum()), int((self.y_test == value).sum()),
                                      classes))
         return rows
+
+
+def _checked_images(name: str, x: object) -> np.ndarray:
+    """``x`` as uint8 (N, 28, 28) images, or one DataError line saying what is wrong with it."""
+    if not isinstance(x, np.ndarray):
+        raise DataError(f"{name}: expected a NumPy array of images, got {type(x).__name__}")
+    if x.ndim != 3 or x.shape[1:] != (28, 28) or len(x) == 0:
+        hint = " (flat rows of 784 pixels? use x.reshape(-1, 28, 28))" if x.ndim == 2 and x.shape[-1] == 784 else ""
+        raise DataError(f"{name}: shape {x.shape}; images must be N x 28 x 28 with N >= 1{hint}")
+    if x.dtype == np.uint8:
+        return x
+    if x.dtype.kind not in "iu":
+        raise DataError(f"{name}: dtype {x.dtype}; images must be uint8 grey levels 0..255 (for images in [0, 1] "
+                        "scale and convert them yourself, e.g. (x * 255).round().astype(np.uint8))")
+    low, high = int(x.min()), int(x.max())
+    if low < 0 or high > 255:
+        raise DataError(f"{name}: values {low}..{high}; grey levels must lie in 0..255")
+    return x.astype(np.uint8)
+
+
+def _checked_labels(name: str, y: object, n_images: int, images: str) -> np.ndarray:
+    """``y`` as int64 labels, one per image, or one DataError line saying what is wrong with it."""
+    if not isinstance(y, np.ndarray):
+        raise DataError(f"{name}: expected a NumPy array of labels, got {type(y).__name__}")
+    if y.dtype.kind not in "iu":
+        raise DataError(f"{name}: dtype {y.dtype}; labels must be integers")
+    if y.ndim != 1:
+        raise DataError(f"{name}: shape {y.shape}; labels must be one integer per image, shape (N,)")
+    if len(y) != n_images:
+        raise DataError(f"{name}: {len(y)} labels for {n_images} images in {images}; give one label per image")
+    if y.dtype == np.uint64 and len(y) and int(y.max()) > np.iinfo(np.int64).max:
+        raise DataError(f"{name}: label {int(y.max())} is too large; use small integers")
+    return y.astype(np.int64)
 
 
 def check_count(option: str, value: int | None) -> None:

@@ -1,0 +1,421 @@
+"""The public API a notebook uses: load the data, train, encode, analyse, run the study, open a run.
+
+A thin layer over the library (:mod:`twistfm.pipeline`, :mod:`twistfm.encode`,
+:mod:`twistfm.analysis`, :mod:`twistfm.report`): each call returns a result that shows
+itself in a notebook (``_repr_html_``: a short table and a figure or thumbnails) and has a
+one-line ``repr``. Nothing prints unless asked (``verbose=True``, or ``log=`` a callable
+that receives each line), nothing is written unless a folder is given, and importing
+twistfm changes no global state: heavy modules load on first use.
+
+Usage
+-----
+>>> import twistfm
+>>> data = twistfm.load_dataset(n_train=6000, n_test=2000)   # or twistfm.Dataset.from_arrays(x, y, x_t, y_t)
+>>> run = twistfm.train("model-a", data, recipe="seed-model-a", epochs=2)   # in memory; runs_root="runs" saves
+>>> run.history                  # pandas DataFrame, one row per epoch
+>>> run.test_accuracy
+>>> run.plot_history()           # matplotlib Figure
+>>> enc = twistfm.encode(run, layer="dense2", split="test")   # enc.values (N x d), enc.labels, enc.layer
+>>> analysis = twistfm.analyse(run, layer="dense2")            # writes nothing; analyse("runs/...") writes
+>>> analysis.plot("tsne", color="kmeans")                     # "pca" | "tsne"; label, kmeans, dbscan, ...
+>>> analysis.gallery(label=3)    # the images of label 3, one row per group found inside it
+>>> analysis.discovery           # the groups per label
+>>> analysis.explore()           # the report's explorer, inline
+>>> study = twistfm.run_study("quick", data=data, epochs=1, runs_root="runs")   # study.report_path
+>>> run = twistfm.open_run("runs/20261201-120000-cm1")         # the same kind of object as train's
+>>> twistfm.rebuild_report(study.path)   # rebuild report.html from what is on disk (twistfm report STUDY)
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .data.dataset import Dataset
+from .errors import OptionError, RunError
+
+if TYPE_CHECKING:
+
+    from .analysis import Analysis
+    from .data import DataSpec
+    from .report.notebook import AnalysisResult, Encoding, Run, Study
+    from .runs import ModelRecord
+    from .train import Callback, TrainConfig
+
+__all__ = ["load_dataset", "Dataset", "train", "open_run", "encode", "analyse", "run_study", "study_command", "rebuild_report"]
+
+Log = Callable[[str], None] | None
+PathLike = str | os.PathLike
+
+
+def _logger(verbose: bool, log: Log) -> Log:
+    """Where progress lines go: ``log``, else stderr when ``verbose``, else nowhere."""
+    if log is not None:
+        return log
+    if verbose:
+        from .progress import say
+
+        return say
+    return None
+
+
+def _quiet(log: Log) -> Callable[[str], None]:
+    return log or (lambda _line: None)
+
+
+# ------------------------------------------------------------------ data
+
+
+def load_dataset(n_train: int | None = None, n_test: int | None = None, *, csv_dir: PathLike | None = None,
+                 data_dir: PathLike | None = None, download: bool = True) -> Dataset:
+    """The built-in Twisted Fashion-MNIST (or a CSV folder in the seed format), its first images.
+
+    Parameters
+    ----------
+    n_train, n_test : int or None, default=None
+        Keep only the first images of each split (None: all of them).
+    csv_dir : path-like, optional
+        A folder with ``x_train.csv``, ``y_train.csv``, ``x_test.csv``, ``y_test.csv``.
+    data_dir : path-like, optional
+        The folder of the four Fashion-MNIST archives (else the usual places are searched).
+    download : bool, default=True
+        Whether the archives may be downloaded when no folder has them.
+    """
+    from .data.loader import load_dataset as load
+
+    return load(csv_dir=csv_dir, data_dir=data_dir, download=download).subset(n_train, n_test)
+
+
+def _source(data: Dataset) -> tuple[DataSpec, Dataset] | None:
+    """The spec naming ``data``'s source with its counts, and that whole source; None for arrays in memory.
+
+    Raises OptionError when ``data`` is not the first images of its source (it cannot be
+    found again from the folder it names).
+    """
+    from .data import DataSpec
+
+    if data.csv_dir is None and data.data_dir is None:
+        return None
+    spec = DataSpec(csv_dir=data.csv_dir, data_dir=data.data_dir)
+    full = spec.load_full()
+    n_train, n_test = len(data.x_train), len(data.x_test)
+    if full.subset(n_train, n_test).fingerprint != data.fingerprint:
+        raise OptionError(f"the data given is not the first {n_train:,} training and {n_test:,} test images of "
+                          f"{data.csv_dir or data.data_dir}; pass data from twistfm.load_dataset, or arrays through "
+                          "twistfm.Dataset.from_arrays")
+    return replace(spec, n_train=None if n_train == len(full.x_train) else n_train,
+                   n_test=None if n_test == len(full.x_test) else n_test), full
+
+
+# ------------------------------------------------------------------ training
+
+
+def train(model: str, data: Dataset, recipe: str | None = None, *, runs_root: PathLike | None = None,
+          callbacks: Sequence[Callback] = (), verbose: bool = False, log: Log = None, **overrides: Any) -> Run:
+    """Train one model on ``data``: in memory, or into a new run folder under ``runs_root``.
+
+    Parameters
+    ----------
+    model : str
+        A registered model name (``twistfm models``), e.g. ``"cm1"``, ``"model-a"``.
+    data : Dataset
+        From :func:`load_dataset` or :meth:`Dataset.from_arrays`.
+    recipe : str, optional
+        A named recipe (:mod:`twistfm.recipes`) whose settings to start from, e.g.
+        ``"seed-model-a"``; its model is replaced by ``model``. None starts from
+        :class:`~twistfm.train.TrainConfig`'s defaults.
+    runs_root : path-like or None, default=None
+        None trains in memory and writes nothing; a folder gets a new run folder with the
+        weights, history, metrics and figures, as ``twistfm train`` writes.
+    callbacks : sequence of callables, default=()
+        Called with each :class:`~twistfm.train.TrainEvent` (see :func:`twistfm.train.fit`).
+    verbose : bool, default=False
+        Print one line per epoch to stderr.
+    log : callable, optional
+        Receives each progress line instead (overrides ``verbose``).
+    **overrides
+        Any :class:`~twistfm.train.TrainConfig` field, e.g. ``epochs=2``, ``batch_size=64``.
+    """
+    from .recipes import recipe as named
+    from .report.notebook import Run
+    from .train import TrainConfig
+
+    known = {f.name for f in fields(TrainConfig)} - {"model"}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise OptionError(f"train: unknown setting {unknown[0]!r}; the settings are: {', '.join(sorted(known))}")
+    config = named(recipe, model=model, **overrides) if recipe else TrainConfig(model=model, **overrides)
+    config.check()
+    log = _logger(verbose, log)
+    if runs_root is None:
+        from .train import fit
+
+        result = fit(config, data, None, callbacks=callbacks, log=log)
+        return Run(None, config, result.model, result.history, result.metrics, _record(config, data), data)
+    from .data import DataSpec
+    from .pipeline import train as train_run
+
+    found = _source(data)
+    spec, full = found if found is not None else (DataSpec(), data)
+    result = train_run(config, spec, runs_root=runs_root, dataset=full, callbacks=callbacks, log=log)
+    return Run(result.run.path, config, result.model, result.history, result.metrics, _record(config, data), data)
+
+
+def _record(config: TrainConfig, data: Dataset) -> ModelRecord:
+    from .runs import ModelRecord
+
+    return ModelRecord(name=config.model, args=dict(config.model_args), num_classes=data.num_labels,
+                       label_values=[int(v) for v in data.label_values])
+
+
+def open_run(path: PathLike) -> Run:
+    """A run folder written by ``twistfm train`` (or :func:`train` with ``runs_root``), as a :class:`Run`.
+
+    Its data is read from the source it recorded, when first needed, and checked unchanged.
+    """
+    from .data import DataSpec
+    from .report.notebook import Run
+    from .runs import RunDir
+    from .schema import from_json
+    from .train import TrainConfig
+
+    run = RunDir.open(path, kind="train")
+    config = run.config()
+    where = str(run / RunDir.CONFIG)
+    train_config = TrainConfig.from_json(config.get("train"), f"{where}: train")
+    spec = from_json(DataSpec, config.get("data"), f"{where}: data")
+    model, record = run.load_model()
+    return Run(run.path, train_config, model, run.history(), run.metrics(), record, spec=spec)
+
+
+# ------------------------------------------------------------------ encoding
+
+
+def encode(run: Run, layer: str | None = None, split: str = "test") -> Encoding:
+    """The output of ``layer`` (default: the last hidden layer) for every image of ``split``.
+
+    Parameters
+    ----------
+    run : Run
+    layer : str, optional
+        A layer name (``twistfm layers RUN``), e.g. ``"dense2"``.
+    split : {"test", "train", "all"}, default="test"
+    """
+    from .encode import check_layer, default_layer
+    from .encode import encode as encode_layer
+    from .report.notebook import Encoding
+
+    layer = layer or default_layer(run.model)
+    check_layer(run.model, layer)
+    images, labels, _ = run.data.split(split)
+    return Encoding(encode_layer(run.model, images, layer), labels, layer, split)
+
+
+# ------------------------------------------------------------------ analysis
+
+
+def analyse(run: Run | PathLike, *, verbose: bool = False, log: Log = None, **options: Any) -> AnalysisResult:
+    """What ``twistfm analyze`` computes: layer choice, projections, clusterings, discovery, decoding.
+
+    Parameters
+    ----------
+    run : Run or path-like
+        A :class:`Run`: the analysis is computed in memory and nothing is written. A run
+        folder: the analysis is also written into it, as ``twistfm analyze`` does.
+    verbose : bool, default=False
+        Print progress lines to stderr.
+    log : callable, optional
+        Receives each progress line instead.
+    **options
+        Any :class:`~twistfm.analysis.AnalysisConfig` field: ``layer``, ``k``, ``eps``,
+        ``min_samples``, ``perplexity``, ``seed``, ``points``, ...
+    """
+    from .analysis import AnalysisConfig
+    from .report.notebook import AnalysisResult, Run
+
+    known = {f.name for f in fields(AnalysisConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise OptionError(f"analyse: unknown option {unknown[0]!r}; the options are: {', '.join(sorted(known))}")
+    config = AnalysisConfig(**options)
+    log = _logger(verbose, log)
+    if not isinstance(run, Run):
+        from .pipeline import analyse_run
+
+        opened = open_run(run)
+        analysis, _ = analyse_run(opened.path, config, log=log)
+        return AnalysisResult(analysis, opened.data.split(config.points)[0], opened)
+    from .encode import check_layer
+    from .pipeline import compute_analysis
+
+    ds = run.data
+    if config.layer is not None:
+        check_layer(run.model, config.layer)
+    config.check(len(ds.x_test))
+    if len(np.unique(ds.y_test)) < 2:
+        raise OptionError(f"the test split has only one label ({ds.y_test[0]}); clustering scores need at least 2")
+    analysis = compute_analysis(run.model, run._record, ds, config, _quiet(log))
+    return AnalysisResult(analysis, ds.split(config.points)[0], run)
+
+
+# ------------------------------------------------------------------ the study, and its report
+
+
+def study_command(preset: str, data: DataSpec, *, seed: int = 0, seeds: int = 1, epochs: int | None = None,
+                  runs_root: PathLike = "runs") -> str:
+    """The ``twistfm run`` command line that runs this study."""
+    words = ["twistfm", "run", "--preset", preset]
+    for option, value, default in (("--seed", seed, 0), ("--seeds", seeds, 1), ("--epochs", epochs, None),
+                                   ("--n-train", data.n_train, None), ("--n-test", data.n_test, None),
+                                   ("--csv-dir", data.csv_dir, None), ("--data-dir", data.data_dir, None)):
+        if value != default:
+            words += [option, str(value)]
+    return shlex.join([*words, "--runs", str(runs_root)])
+
+
+def run_study(preset: str = "quick", data: Dataset | None = None, *, seed: int = 0, seeds: int = 1,
+              epochs: int | None = None, runs_root: PathLike = "runs", verbose: bool = False, log: Log = None) -> Study:
+    """What ``twistfm run`` does: train and compare the preset's models, analyse one, write ``report.html``.
+
+    Parameters
+    ----------
+    preset : {"quick", "seed", "best"}, default="quick"
+    data : Dataset, optional
+        From :func:`load_dataset` (the built-in data, or a CSV folder, and how many images);
+        None: every built-in image. Arrays in memory cannot be studied: the study's runs
+        read their data again from its folder.
+    seed : int, default=0
+    seeds : int, default=1
+        Train every model with this many seeds.
+    epochs : int, optional
+        Override every model's epochs.
+    runs_root : path-like, default="runs"
+    verbose : bool, default=False
+    log : callable, optional
+    """
+    from .data import DataSpec
+    from .pipeline import run_study as study
+    from .report.notebook import Study
+
+    if data is None:
+        spec = DataSpec()
+    else:
+        found = _source(data)
+        if found is None:
+            raise OptionError("run_study needs data that can be read again from a folder (twistfm.load_dataset); "
+                              "for arrays in memory, use twistfm.train and twistfm.analyse")
+        spec = found[0]
+    command = study_command(preset, spec, seed=seed, seeds=seeds, epochs=epochs, runs_root=runs_root)
+    result = study(preset, spec, seed=seed, seeds=seeds, epochs=epochs, runs_root=runs_root, command=command,
+                   log=_logger(verbose, log))
+    return Study(result.folder.path, result.report, command, result.comparison, result.stats,
+                 result.analysis.decoding.lines())
+
+
+def rebuild_report(path: PathLike, *, verbose: bool = False, log: Log = None) -> Path:
+    """Rebuild ``report.html`` of a study folder (``twistfm run``) or an analysed run folder from what is on disk.
+
+    A study's report is rebuilt from its runs' files and the analysed run's current
+    analysis (so after ``twistfm analyze`` it shows the new one); a run folder's report
+    shows that one model and its analysis. The old report is replaced in one step.
+
+    Raises
+    ------
+    RunError
+        If the folder is neither, or a run has no analysis yet.
+    """
+    from .runs import RunDir
+
+    folder = RunDir.open(path)
+    kind = folder.config()["kind"]
+    if kind not in ("study", "train"):
+        raise RunError(f"{folder / RunDir.CONFIG}: a {kind} folder; give a study folder (twistfm run) or a run "
+                       "folder (twistfm train)")
+    log = _logger(verbose, log)
+    built = _study_report(folder) if kind == "study" else _run_report(folder)
+    if log:
+        log(f"report: {built}")
+    return built
+
+
+def _model_report(label: str, run: Any) -> Any:
+    from .report import figures as F
+    from .report.html import ModelReport
+    from .runs import RunDir
+
+    figures = {name: run.figure(name).read_bytes() for name in (F.LOSS, F.ACCURACY, F.CONFUSION)
+               if run.figure(name).is_file()}
+    return ModelReport(label=label, summary=(run / RunDir.SUMMARY).read_text(encoding="utf-8"),
+                       metrics=run.metrics(), figures=figures)
+
+
+def _analysis_parts(run: Run) -> tuple[Analysis, dict[str, bytes], Any]:
+    """A run's analysis on disk, its figures (PNG bytes by name) and its explorer."""
+    from .pipeline import load_analysis
+    from .report.explorer import explorer_part
+    from .runs import RunDir
+
+    analysis = load_analysis(run.path)
+    figures = {p.stem: p.read_bytes() for p in sorted(RunDir(run.path).analysis_file(RunDir.FIGURES).glob("*.png"))}
+    images = run.data.split(analysis.config.points)[0]
+    return analysis, figures, explorer_part(analysis, images, analysis.discovery)
+
+
+def _study_report(folder: Any) -> Path:
+    from .data import DataSpec
+    from .pipeline import PRESETS
+    from .report import figures as F
+    from .report.html import StudyReport, build_report
+    from .runs import RunDir
+    from .schema import from_json
+
+    config, summary = folder.config(), folder.read_json(RunDir.SUMMARY_JSON)
+    compare = RunDir(folder / RunDir.COMPARE)
+    rows, analyzed = summary["comparison"], config["analyzed"]
+    firsts = {r["model"]: r for r in reversed(rows)}
+    runs = {label: RunDir.open(compare / r["run"], kind="train") for label, r in reversed(firsts.items())}
+    run = open_run(runs[analyzed].path)
+    analysis, figures, explorer = _analysis_parts(run)
+    data = from_json(DataSpec, config["data"], str(folder / RunDir.CONFIG))
+    command = study_command(config["preset"], data, seed=config["seed"], seeds=config["seeds"],
+                            epochs=config["epochs"], runs_root=folder.path.parent)
+    preset = PRESETS.get(config["preset"])
+    return build_report(folder / RunDir.REPORT, StudyReport(
+        title=f"Twisted Fashion-MNIST study ({config['preset']} preset)", command=command, config=config,
+        data_source=run.data.source, label_counts=run.data.describe(), val_split=run.config.val_split,
+        models=[_model_report(label, r) for label, r in runs.items()], comparison=rows, stats=summary["stats"],
+        comparison_figure=compare.figure(F.COMPARISON).read_bytes(), analyzed=analyzed, analysis=analysis,
+        analysis_figures=figures, test_images=run.data.x_test, explorer=explorer,
+        elapsed_seconds=float(summary.get("elapsed_seconds", 0.0)),
+        notes=([f"Preset '{config['preset']}': {preset.description}."] if preset else [])
+        + ["This report was rebuilt from the study folder by 'twistfm report'."]))
+
+
+def _run_report(folder: Any) -> Path:
+    from .pipeline import comparison_stats
+    from .report import figures as F
+    from .report.html import StudyReport, build_report
+    from .runs import RunDir
+    from .sweep import train_command
+
+    run = open_run(folder.path)
+    analysis, figures, explorer = _analysis_parts(run)
+    m = run.metrics
+    row = {"model": run.config.model, "seed": run.config.seed, "test_acc": round(m["test_acc"], 4),
+           "test_loss": round(m["test_loss"], 4), "training_seconds": round(m["training_seconds"], 1),
+           "parameters": m["parameters"], "train_images_per_second": round(m["train_images_per_second"], 1),
+           "run": folder.name}
+    comparison = F.png(F.comparison_figure({run.config.model: run._rows}))
+    return build_report(folder / RunDir.REPORT, StudyReport(
+        title=f"Twisted Fashion-MNIST: {run.config.model} ({folder.name})", command=train_command(run.config, run._spec),
+        config=folder.config(), data_source=run.data.source, label_counts=run.data.describe(),
+        val_split=run.config.val_split, models=[_model_report(run.config.model, folder)], comparison=[row],
+        stats=comparison_stats([row]), comparison_figure=comparison, analyzed=run.config.model, analysis=analysis,
+        analysis_figures=figures, test_images=run.data.x_test, explorer=explorer,
+        notes=["This report of one run was built from its folder by 'twistfm report'."]))
