@@ -8,27 +8,28 @@ as a figure is not shrunk below ``MIN_SCALE`` of its width (the report's layout 
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from ..analysis import Analysis, Projection  # noqa: E402
-from ..analysis.discover import Discovery, GroupCount  # noqa: E402
-from ..analysis.neighbours import RETRIEVAL_K  # noqa: E402
-from ..data import CLASS_NAMES  # noqa: E402
-from .palette import NOISE_COLOR, color_of  # noqa: E402
+from ..analysis import Analysis, Projection
+from ..analysis.discover import Discovery, GroupCount
+from ..analysis.neighbours import RETRIEVAL_K
+from ..data import CLASS_NAMES
+from .palette import NOISE_COLOR, color_of
+from .tables import label_names
 
 __all__ = [
     "curves_figure", "confusion_figure", "comparison_figure", "scatter_figure", "image_grid_figure",
     "mean_images_figure", "kdistance_figure", "criterion_figure", "groups_figure", "png", "training_figures",
-    "analysis_figures", "scatter_name", "DPI", "MIN_FONT", "MIN_SCALE", "TRAINING_FIGURES", "LOSS", "ACCURACY",
+    "analysis_figures", "scatter_name", "confusion_stacked", "model_confusion_figure", "STYLE",
+    "DPI", "MIN_FONT", "MIN_SCALE", "TRAINING_FIGURES", "LOSS", "ACCURACY",
     "CONFUSION", "COMPARISON", "KDISTANCE", "GALLERY_LABELS", "GALLERY_KMEANS", "KMEANS_MEANS", "DECODING",
     "RETRIEVAL", "AMBIGUOUS", "GROUPS", "CRITERION", "CRITERION_ALL",
 ]
@@ -49,10 +50,27 @@ RETRIEVAL_QUERIES = 6
 #: Ambiguous images shown in their figure.
 AMBIGUOUS_SHOWN = 24
 
-plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": MIN_FONT,
-                     "ytick.labelsize": MIN_FONT, "legend.fontsize": MIN_FONT, "figure.titlesize": 13})
+#: The house style, applied while a figure is built and saved (never to matplotlib's global settings).
+STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": MIN_FONT,
+         "ytick.labelsize": MIN_FONT, "legend.fontsize": MIN_FONT, "figure.titlesize": 13}
+_F = TypeVar("_F", bound=Callable)
+
+
+def _styled(function: _F) -> _F:
+    """Build the figure inside ``matplotlib.rc_context(STYLE)``: the house style without touching global state."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return function(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
 _SPLITS = (("train", "-"), ("val", "--"), ("test", ":"))
 _SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
+
+
+def _subplots(*args, figsize: tuple[float, float], **kwargs):
+    """A new Figure (object API, no pyplot) and its axes, as ``pyplot.subplots`` would give them."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def scatter_name(method: str, colouring: str) -> str:
@@ -61,16 +79,17 @@ def scatter_name(method: str, colouring: str) -> str:
 
 
 def png(fig: Figure) -> bytes:
-    """The figure as PNG bytes (at ``DPI``); the figure is closed."""
+    """The figure as PNG bytes (at ``DPI``)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    with matplotlib.rc_context(STYLE):
+        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     return buffer.getvalue()
 
 
+@_styled
 def curves_figure(history: Sequence[dict[str, float]], metric: str, title: str = "") -> Figure:
     """Loss or accuracy per epoch for training, validation and test ("loss" or "acc")."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _subplots(figsize=(6, 4))
     epochs = [h["epoch"] for h in history]
     for i, (split, style) in enumerate(_SPLITS):
         values = [h[f"{split}_{metric}"] for h in history]
@@ -85,32 +104,41 @@ def curves_figure(history: Sequence[dict[str, float]], metric: str, title: str =
     return fig
 
 
+def confusion_stacked(n_columns: int) -> bool:
+    """Whether :func:`confusion_figure` puts its two panels one above the other (wide tables) or side by side."""
+    return n_columns > 6
+
+
+@_styled
 def confusion_figure(confusion: np.ndarray, labels: Sequence[str], title: str = "Test confusion matrix",
                      xlabel: str = "predicted", ylabel: str = "true", xticklabels: Sequence[str] | None = None,
                      share_of: str = "row") -> Figure:
-    """Counts (left, shaded by count) and shares (right, of each row or each column) of a table.
+    """Counts (shaded by count) and shares (of each row or each column) of a table, in two panels.
 
     ``labels`` name the rows; ``xticklabels`` the columns (default: the same as the rows).
+    The panels sit side by side, or one above the other when :func:`confusion_stacked`.
     """
     confusion = np.asarray(confusion)
     axis = 1 if share_of == "row" else 0
     shares = confusion / np.maximum(confusion.sum(axis, keepdims=True), 1)
-    width, height = 2.2 + 0.62 * confusion.shape[1], 1.4 + 0.5 * confusion.shape[0]
-    stacked = confusion.shape[1] > 6  # wide tables: one panel above the other, to stay readable
-    fig, axes = plt.subplots(2 if stacked else 1, 1 if stacked else 2,
-                             figsize=(width, 2 * height + 0.6) if stacked else (2 * width, height))
-    panels = ((axes[0], confusion, confusion / max(confusion.max(), 1), "d", "images"),
-              (axes[1], shares, shares, ".2f", f"share of each {share_of}"))
+    columns = list(xticklabels or labels)[: confusion.shape[1]]
+    long = max((len(c) for c in columns), default=0) > 9
+    width, height = 2.2 + 0.62 * confusion.shape[1] + 0.06 * max(len(r) for r in labels), 1.4 + 0.5 * confusion.shape[0]
+    height += 0.07 * max((len(c) for c in columns), default=0) if long else 0
+    stacked = confusion_stacked(confusion.shape[1])
+    fig, axes = _subplots(2 if stacked else 1, 1 if stacked else 2,
+                          figsize=(width, 2 * height + 0.6) if stacked else (2 * width, height))
+    panels = ((axes[0], confusion, confusion / max(confusion.max(), 1), "{:,}", "images"),
+              (axes[1], shares, shares, "{:.2f}", f"share of each {share_of}"))
     for ax, data, shade, fmt, name in panels:
         ax.imshow(shade, cmap="Blues", vmin=0, vmax=1, aspect="auto")
         for (i, j), v in np.ndenumerate(data):
-            ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=MIN_FONT,
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=MIN_FONT,
                     color="white" if shade[i, j] > 0.6 else "black")
         ax.set_xticks(range(confusion.shape[1]))
         ax.set_yticks(range(confusion.shape[0]))
         ax.set_yticklabels(list(labels)[: confusion.shape[0]])
-        ax.set_xticklabels(list(xticklabels or labels)[: confusion.shape[1]], rotation=40 if xticklabels else 0,
-                           ha="right" if xticklabels else "center")
+        ax.set_xticklabels(columns, rotation=35 if long else 0, ha="right" if long else "center")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(name)
@@ -119,9 +147,10 @@ def confusion_figure(confusion: np.ndarray, labels: Sequence[str], title: str = 
     return fig
 
 
+@_styled
 def comparison_figure(histories: dict[str, Sequence[dict[str, float]]]) -> Figure:
     """Validation (left) and test (right) accuracy per epoch, one line per model."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = _subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for i, (name, history) in enumerate(histories.items()):
         epochs = [h["epoch"] for h in history]
         for ax, split in zip(axes, ("val", "test"), strict=True):
@@ -137,10 +166,11 @@ def comparison_figure(histories: dict[str, Sequence[dict[str, float]]]) -> Figur
     return fig
 
 
+@_styled
 def scatter_figure(points: np.ndarray, groups: np.ndarray, title: str, names: dict[int, str] | None = None,
                    xlabel: str = "", ylabel: str = "", colours: dict[int, str] | None = None) -> Figure:
     """2-D points coloured by group (negative groups, such as DBSCAN noise, in grey); the legend sorted."""
-    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    fig, ax = _subplots(figsize=(6.4, 5.2))
     for g in sorted(np.unique(groups), key=lambda g: (g < 0, g)):
         mask = groups == g
         label = (names or {}).get(int(g), "noise" if g < 0 else str(g))
@@ -154,12 +184,13 @@ def scatter_figure(points: np.ndarray, groups: np.ndarray, title: str, names: di
     return fig
 
 
+@_styled
 def image_grid_figure(images: np.ndarray, captions: Sequence[str], title: str, cols: int = 10,
                       row_names: Sequence[str] | None = None) -> Figure:
     """A grid of 28x28 grey images, each with a short caption (and, optionally, a name per row)."""
     rows = max(1, int(np.ceil(len(images) / cols)))
     lead = 1 if row_names is not None else 0
-    fig, axes = plt.subplots(rows, cols + lead, figsize=((cols + 1.6 * lead) * 0.95, rows * 1.25 + 0.6), squeeze=False,
+    fig, axes = _subplots(rows, cols + lead, figsize=((cols + 1.6 * lead) * 0.95, rows * 1.25 + 0.6), squeeze=False,
                              gridspec_kw={"width_ratios": [1.6] * lead + [1] * cols})
     for ax in axes.flat:
         ax.axis("off")
@@ -174,14 +205,16 @@ def image_grid_figure(images: np.ndarray, captions: Sequence[str], title: str, c
     return fig
 
 
+@_styled
 def mean_images_figure(means: np.ndarray, captions: Sequence[str], title: str) -> Figure:
     """The mean image of each group, side by side."""
     return image_grid_figure(means, captions, title, cols=max(1, min(10, len(means))))
 
 
+@_styled
 def kdistance_figure(distances: np.ndarray, eps: float, k: int) -> Figure:
     """Sorted k-distance curve with the chosen DBSCAN eps marked."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _subplots(figsize=(6, 4))
     ax.plot(np.sort(distances), color=color_of(0), label=f"distance to the {k}th neighbour")
     ax.axhline(eps, color=color_of(5), ls="--", label=f"eps = {eps:.3g}")
     ax.set_xlabel("points, sorted by that distance")
@@ -191,9 +224,10 @@ def kdistance_figure(distances: np.ndarray, eps: float, k: int) -> Figure:
     return fig
 
 
+@_styled
 def criterion_figure(counts: dict[str, GroupCount], title: str) -> Figure:
     """Prediction strength against the number of groups, one line per label (or the whole set), the choice ringed."""
-    fig, ax = plt.subplots(figsize=(7, 4.4))
+    fig, ax = _subplots(figsize=(7, 4.4))
     for i, (name, count) in enumerate(counts.items()):
         ax.plot(count.ks, count.scores, marker="o", ms=4, color=color_of(i), label=f"{name}: {count.chosen} group(s)")
         ax.plot([count.chosen], [count.scores[count.ks.index(count.chosen)]], marker="o", ms=12, mfc="none",
@@ -210,39 +244,61 @@ def criterion_figure(counts: dict[str, GroupCount], title: str) -> Figure:
     return fig
 
 
+@_styled
 def groups_figure(discovery: Discovery, images: np.ndarray, per_row: int = 10) -> Figure:
-    """One row per group found inside each label: its most typical images, then borderline ones.
+    """One row per group found inside each label: its name and size, its most typical images, then borderline ones.
 
-    ``images`` are the images of the discovery's split, in its order.
+    ``images`` are the images of the discovery's split, in its order. Each row is one strip
+    of images (shown at 0.8 inch each) beside a text column wide enough for its name.
     """
-    rows, names, shown = [], [], []
-    for lg in discovery.per_label:
-        for g, group in enumerate(lg.groups):
-            seen = f"\nlooks like {group.looks_like}\n({group.share:.0%})" if group.looks_like else ""
-            names.append(f"label {lg.label}, group {g + 1}\n{group.size:,} images{seen}")
-            picks = (group.typical + group.borderline)[:per_row]
-            rows.append(picks + [-1] * (per_row - len(picks)))
-            shown.append(len(group.typical))
-    flat = [i for row in rows for i in row]
-    tiles = np.stack([images[i] if i >= 0 else np.zeros((28, 28), np.uint8) for i in flat])
-    captions = [("" if i < 0 else "typical" if k % per_row < shown[k // per_row] else "borderline")
-                for k, i in enumerate(flat)]
-    return image_grid_figure(tiles, captions, "Groups found inside each label, from the encoding alone", cols=per_row,
-                             row_names=names)
+    rows = [(lg, g, group) for lg in discovery.per_label for g, group in enumerate(lg.groups)]
+    gap, tile = 4, 28
+    height = 0.95 * len(rows) + 0.9
+    fig = Figure(figsize=(3.2 + 0.8 * per_row, height))
+    grid = fig.add_gridspec(max(len(rows), 1), 2, width_ratios=[3.2, 0.8 * per_row], wspace=0.02, hspace=0.25,
+                            left=0.01, right=0.995, bottom=0.1 / height, top=1 - 0.75 / height)
+    for r, (lg, g, group) in enumerate(rows):
+        text = fig.add_subplot(grid[r, 0])
+        text.axis("off")
+        seen = (f"\nlooks like {group.looks_like} ({group.share:.0%} of it)" if group.looks_like else "")
+        text.text(0.0, 0.5, f"label {lg.label}, group {g + 1}: {group.size:,} images{seen}", va="center", ha="left",
+                  fontsize=MIN_FONT, transform=text.transAxes)
+        picks = (group.typical + group.borderline)[:per_row]
+        strip = np.full((tile, per_row * (tile + gap) - gap), 0, np.uint8)
+        for k, i in enumerate(picks):
+            strip[:, k * (tile + gap):k * (tile + gap) + tile] = images[i]
+        ax = fig.add_subplot(grid[r, 1])
+        ax.imshow(strip, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
+        ax.axis("off")
+        typical = min(len(group.typical), per_row)
+        if 0 < typical < len(picks):
+            ax.axvline(typical * (tile + gap) - gap / 2 - 0.5, color=color_of(5), lw=2)
+        if r == 0:
+            ax.text(strip.shape[1] / 2, -4, "most typical images, then borderline ones (after the line)", ha="center",
+                    va="bottom", fontsize=MIN_FONT)
+    fig.suptitle("Groups found inside each label, from the encoding alone")
+    return fig
 
 
+@_styled
 def training_figures(history: Sequence[dict[str, float]], confusion: np.ndarray, label_values: Sequence[int],
                      title: str) -> dict[str, Figure]:
     """Loss and accuracy per epoch and the test confusion matrix of one trained model."""
-    names = [f"label {v}" for v in label_values]
     return {
         LOSS: curves_figure(history, "loss", f"{title}: loss per epoch"),
         ACCURACY: curves_figure(history, "acc", f"{title}: accuracy per epoch"),
-        CONFUSION: confusion_figure(np.asarray(confusion), names, f"{title}: test confusion matrix",
-                                    "predicted label", "true label"),
+        CONFUSION: model_confusion_figure(confusion, [f"label {v}" for v in label_values], title),
     }
 
 
+@_styled
+def model_confusion_figure(confusion: np.ndarray, names: Sequence[str], title: str) -> Figure:
+    """A model's test confusion matrix, its labels named by ``names`` (e.g. with the classes decoded)."""
+    return confusion_figure(np.asarray(confusion), names, f"{title}: test confusion matrix", "predicted label",
+                            "true label")
+
+
+@_styled
 def analysis_figures(analysis: Analysis, images: np.ndarray, discovery: Discovery | None = None) -> dict[str, Figure]:
     """Every static figure of an analysis, drawn from its test points (as the seeds drew theirs).
 
@@ -269,8 +325,9 @@ def analysis_figures(analysis: Analysis, images: np.ndarray, discovery: Discover
     clusters = np.unique(km)
     figures[KMEANS_MEANS] = mean_images_figure(np.stack([test_images[km == c].mean(axis=0) for c in clusters]),
                                                [f"cluster {c}" for c in clusters], "Mean image of each K-means cluster")
+    named = label_names(analysis.decoding, analysis.decoding.label_values)
     figures[DECODING] = confusion_figure(
-        analysis.decoding.table, [f"label {v}" for v in analysis.decoding.label_values],
+        analysis.decoding.table, [named[v] for v in analysis.decoding.label_values],
         "Images of each original class (columns) carrying each label (rows)", "original class", "mystery label",
         xticklabels=list(CLASS_NAMES), share_of="column")
     figures[RETRIEVAL] = _retrieval_figure(analysis, images, rng)
@@ -285,6 +342,7 @@ def analysis_figures(analysis: Analysis, images: np.ndarray, discovery: Discover
     return figures
 
 
+@_styled
 def discovery_figures(discovery: Discovery, images: np.ndarray) -> dict[str, Figure]:
     """The groups found inside each label, and the criterion's curves (per label and over the whole set)."""
     return {
@@ -308,13 +366,14 @@ def _scatter_set(analysis: Analysis, projection: Projection) -> dict[str, Figure
     y = analysis.labels[test]
     points = projection.points[test]
     index_of = {v: i for i, v in enumerate(analysis.label_values)}
+    named = label_names(analysis.decoding, analysis.label_values)
     title = projection.title
     if projection.explained_variance:
         ev = projection.explained_variance
         title += f" ({ev[0]:.1%} + {ev[1]:.1%} of the variance)"
     figures = {scatter_name(projection.method, "label"): scatter_figure(
         points, np.array([index_of[int(v)] for v in y]), f"{title}: test images by label",
-        {i: f"label {v}" for v, i in index_of.items()}, *projection.axes)}
+        {i: named[v] for v, i in index_of.items()}, *projection.axes)}
     for name, result in analysis.clusterings.items():
         mapping = {int(c): i for c, i in result.matched.items()}
         colours = np.array([mapping[int(c)] for c in result.labels_[test]])

@@ -8,8 +8,10 @@ from dataclasses import asdict
 from typing import Any
 
 from ..analysis import Analysis, Clustering
+from ..analysis.decode import LabelDecoding
 
-__all__ = ["csv_text", "markdown_table", "analysis_tables", "contingency_rows", "LAYERS", "AMBIGUOUS", "DECODING"]
+__all__ = ["csv_text", "markdown_table", "analysis_tables", "contingency_rows", "label_names", "LAYERS", "AMBIGUOUS",
+           "DECODING"]
 
 #: File names of the tables an analysis writes (beside its figures).
 LAYERS, AMBIGUOUS, DECODING = "layers.csv", "ambiguous.csv", "decoding.txt"
@@ -42,6 +44,21 @@ def contingency_rows(clustering: Clustering) -> list[dict[str, Any]]:
             for c, row in zip(clustering.cluster_ids, clustering.table, strict=True)]
     return sorted(rows, key=lambda r: (r["cluster"] == "noise", int(r["cluster"].split()[-1]) if r["cluster"] != "noise"
                                        else 0))
+
+
+def label_names(decoding: LabelDecoding | None, label_values: list[int]) -> dict[int, str]:
+    """Each label's name wherever the report or the explorer shows it: ``label 0 · Shirt + T-shirt/top``.
+
+    The classes are those the decoding names the label by (most of whose images carry it);
+    a label the decoding cannot name keeps ``label 0``.
+    """
+    meanings = {m.label: m for m in decoding.labels} if decoding is not None else {}
+    names = {}
+    for value in label_values:
+        m = meanings.get(int(value))
+        classes = sorted(m.classes, key=lambda n: -m.shares[n]) if m is not None else []
+        names[int(value)] = f"label {value}" + (f" · {' + '.join(classes)}" if classes else "")
+    return names
 
 
 def analysis_tables(analysis: Analysis) -> dict[str, str]:
