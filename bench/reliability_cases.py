@@ -2,18 +2,22 @@
 
 Usage: python bench/reliability_cases.py
 
-Prints one Markdown row per case: what was tried, the exit code, and the first line the
-command printed on stderr (or the result, for the cases that must succeed). It builds
-small synthetic data in a temporary folder; the export cases use the installed
-Fashion-MNIST archives.
+Prints one Markdown row per case: what was tried, the exit code, the first line the
+command printed on stderr (or the result, for the cases that must succeed), and whether
+anything on disk changed (a SHA-256 of every file and link under the work folder before and
+after the case; the entries that changed are named). It builds small synthetic data in a
+temporary folder; the export cases use the installed Fashion-MNIST archives.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,9 +33,61 @@ EXE = str(Path(sys.executable).with_name("twistfm"))
 HEADER = ",".join(str(i) for i in range(784))
 
 
+# Runs the command line with MODULE.NAME wrapped so that its first call sends SIGNAL to the process.
+_SIGNAL_AT_A_CALL = """
+import importlib, os, signal, sys
+sig, module, name = getattr(signal, sys.argv[1]), sys.argv[2], sys.argv[3]
+mod = importlib.import_module(module)
+real = getattr(mod, name)
+def wrapper(*args, **kwargs):
+    os.kill(os.getpid(), sig)
+    return real(*args, **kwargs)
+setattr(mod, name, wrapper)
+from twistfm.cli import main
+sys.argv = ["twistfm", *sys.argv[4:]]
+main()
+"""
+
+
+def _default_signals() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """Every file and link under ``folder`` with its SHA-256 (or link target)."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        key = str(path.relative_to(folder))
+        if path.is_symlink():
+            out[key] = "-> " + os.readlink(path)
+        elif path.is_file():
+            out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif not path.is_dir():
+            out[key] = f"special {os.lstat(path).st_mode:o}"
+    return out
+
+
+def changes(before: dict[str, str], after: dict[str, str]) -> str:
+    touched = sorted({k for k in before.keys() | after.keys() if before.get(k) != after.get(k)})
+    if not touched:
+        return "no"
+    tops = sorted({k.split("/", 2)[0] + ("/" + k.split("/", 2)[1] if k.count("/") else "") for k in touched})
+    return "yes: " + ", ".join(tops[:4]) + (f" (+{len(tops) - 4})" if len(tops) > 4 else "")
+
+
 def run(args: list[str], cwd: Path, shell_prefix: str = "") -> tuple[int, str]:
     env = {**os.environ, "CI": "1"}
-    if shell_prefix:
+    if shell_prefix.startswith("signal "):  # "signal SIGTERM module name": a signal at a program point
+        _, sig, module, name = shell_prefix.split()
+        proc = subprocess.run([sys.executable, "-c", _SIGNAL_AT_A_CALL, sig, module, name, *args], capture_output=True,
+                              text=True, cwd=cwd, env=env, timeout=600, preexec_fn=_default_signals)
+    elif shell_prefix == "stdout /dev/full":
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run([EXE, *args], stdout=full, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env,
+                                  timeout=600)
+        proc.stdout = ""
+    elif shell_prefix:
         proc = subprocess.run(["bash", "-c", f"{shell_prefix}; exec {EXE} " + " ".join(args)], capture_output=True,
                               text=True, cwd=cwd, env=env, timeout=600)
     else:
@@ -41,7 +97,8 @@ def run(args: list[str], cwd: Path, shell_prefix: str = "") -> tuple[int, str]:
         return proc.returncode, "TRACEBACK: " + proc.stderr.strip().splitlines()[-1]
     if lines:
         return proc.returncode, lines[0]
-    notes = [line for line in proc.stderr.splitlines() if "asked for" in line or "too large" in line]
+    notes = [line for line in proc.stderr.splitlines() if "asked for" in line or "too large" in line
+             or line.startswith(("warning", "took over"))]
     totals = [line.split("│")[2:4] for line in proc.stdout.splitlines() if "total" in line]
     counts = f" ({totals[0][0].strip()} train / {totals[0][1].strip()} test images)" if totals else ""
     return proc.returncode, "ok" + counts + "".join(f"; said: {n}" for n in notes)
@@ -84,6 +141,101 @@ def main() -> None:
         shutil.copy(good / name, tmp / "fifo" / name)
     os.mkfifo(tmp / "fifo" / "x_train.csv")
     (tmp / "a-file").write_text("x")
+    analysed = tmp / "analysed"
+    shutil.copytree(trained, analysed, symlinks=True)
+    code, line = run(["analyze", str(analysed)], tmp)
+    assert code == 0, line
+
+    def analysed_copy(name: str, edit: Callable[[Path], None]) -> str:
+        target = tmp / name
+        shutil.copytree(analysed, target, symlinks=True)
+        edit(target)
+        return str(target)
+
+    def outside(name: str) -> Path:
+        folder = tmp / name
+        (folder / "keep-me").mkdir(parents=True)
+        (folder / "keep-me" / "data.txt").write_text("mine")
+        return folder
+
+    def versions_link(run: Path) -> None:
+        shutil.rmtree(run / ".analysis-versions")
+        (run / "analysis").unlink()
+        (run / ".analysis-versions").symlink_to(outside("precious-versions"))
+
+    def encoding_link(run: Path) -> None:
+        shutil.rmtree(run / "encoding", ignore_errors=True)
+        (run / "encoding").symlink_to(outside("precious-encoding"))
+
+    def figures_link(run: Path) -> None:
+        shutil.rmtree(run / "figures")
+        (run / "figures").symlink_to(outside("precious-figures"))
+
+    def foreign_analysis(run: Path) -> None:
+        (run / "analysis").unlink()
+        (run / "analysis").symlink_to((analysed / "analysis").resolve())
+
+    def config_folder(run: Path) -> None:
+        (run / "config.json").unlink()
+        (run / "config.json").mkdir()
+
+    def millions(run: Path) -> None:
+        record = json.loads((run / "model.json").read_text())
+        record.update(num_classes=3_000_000, label_values=list(range(3_000_000)))
+        (run / "model.json").write_text(json.dumps(record))
+
+    def header_only(run: Path) -> None:
+        (run / "history.csv").write_text((run / "history.csv").read_text().splitlines()[0] + "\n")
+        (run / "figures" / "loss.png").unlink()
+
+    def array(name: str, change: Callable[[np.ndarray], np.ndarray]) -> Callable[[Path], None]:
+        def edit(run: Path) -> None:
+            path = run / "analysis" / "arrays" / f"{name}.npy"
+            np.save(path, change(np.load(path)))
+        return edit
+
+    def dead_temporary(run: Path) -> None:
+        pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                                 text=True).stdout)
+        (run / "encoding").mkdir(exist_ok=True)
+        (run / "encoding" / f".labels-test.npy.{pid}-abcd1234.tmp").write_bytes(b"x" * 10_000)
+
+    def stale_lock(run: Path) -> None:
+        subprocess.run([sys.executable, "-c", "import os, signal, sys\nfrom twistfm.runs import RunDir\n"
+                        "with RunDir(sys.argv[1]).lock('twistfm analyze'):\n    os.kill(os.getpid(), signal.SIGKILL)",
+                        str(run)], capture_output=True)
+
+    live_lock_run = Path(analysed_copy("locked", lambda r: None))
+    holder = subprocess.Popen([sys.executable, "-c", "import sys\nfrom twistfm.runs import RunDir\n"
+                               "with RunDir(sys.argv[1]).lock('twistfm analyze'):\n    print('held', flush=True)\n"
+                               "    sys.stdin.readline()", str(live_lock_run)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+
+    def bomb(d: Path) -> None:
+        (d / "x_train.csv").unlink()
+        row = (",".join(["0"] * 784) + "\n").encode()
+        with gzip.open(d / "x_train.csv.gz", "wb") as handle:
+            for _ in range(200):
+                handle.write(row * 669)
+
+    def labelled(name: str, y_train: np.ndarray, y_test: np.ndarray) -> str:
+        rng = np.random.default_rng(3)
+        return str(write_csv_dir(tmp / name, split_dataset(
+            rng.integers(0, 255, (len(y_train) + len(y_test), 28, 28)).astype(np.uint8),
+            np.r_[y_train, y_test], len(y_train))))
+
+    def special(kind: str) -> str:
+        path = tmp / f"node-{kind}"
+        if kind == "fifo":
+            os.mkfifo(path)
+        else:
+            server = socket.socket(socket.AF_UNIX)
+            server.bind(str(path))
+            server.close()
+        return str(path)
+
+    markup = tmp / "a[/]b[bold]c"
 
     cases: list[tuple[str, list[str], str]] = [
         ("y with header '0' and one label missing",
@@ -163,13 +315,68 @@ def main() -> None:
             (d / "x_train.csv").read_bytes()[:5000] + b"\x00" + (d / "x_train.csv").read_bytes()[5000:]))], ""),
         ("CR-only line ends", ["data", "info", "--csv-dir", folder("cr", lambda d: [
             (d / f).write_bytes((d / f).read_bytes().replace(b"\n", b"\r")) for f in ("x_train.csv", "y_train.csv")])], ""),
+        # ---- round three: links, special files, markup, locks, interrupts, damaged runs, limits, odd labels
+        (".analysis-versions a link to a folder outside the run: analyze",
+         ["analyze", analysed_copy("l-versions", versions_link)], ""),
+        ("encoding a link to a folder outside the run: encode", ["encode", analysed_copy("l-encoding", encoding_link)], ""),
+        ("figures a link to a folder outside the run: discover",
+         ["discover", analysed_copy("l-figures", figures_link)], ""),
+        ("analysis linked to another run's analysis: export-table",
+         ["export-table", analysed_copy("l-foreign", foreign_analysis), "--out", str(tmp / "foreign.parquet")], ""),
+        ("export-table --out a named pipe", ["export-table", str(analysed), "--out", special("fifo")], ""),
+        ("export-table --out a socket", ["export-table", str(analysed), "--out", special("socket")], ""),
+        ("--runs path with [/] and [bold] in it",
+         ["train", "cm1", "--epochs", "1", "--csv-dir", str(good), "--runs", str(markup)], ""),
+        ("analyze while another process holds the run's lock", ["analyze", str(live_lock_run)], ""),
+        ("encode after the lock holder was killed (kill -9)", ["encode", analysed_copy("stale", stale_lock)], ""),
+        ("encode with a temporary file a killed process left", ["encode", analysed_copy("dead-tmp", dead_temporary)],
+         ""),
+        ("SIGTERM during encode", ["encode", analysed_copy("term-encode", lambda r: None)],
+         "signal SIGTERM twistfm.encode encode_batches"),
+        ("SIGTERM while train draws its figures",
+         ["train", "cm1", "--epochs", "1", "--csv-dir", str(good), "--runs", "term"],
+         "signal SIGTERM twistfm.report.figures png"),
+        ("Ctrl-C outside the guarded blocks (layers)", ["layers", str(analysed)],
+         "signal SIGINT twistfm.pipeline layer_table"),
+        ("Ctrl-C while discover draws (after a discovery)", ["discover", analysed_copy("disc", lambda r: subprocess.run(
+            [EXE, "discover", str(r)], capture_output=True, env={**os.environ, "CI": "1"}))],
+         "signal SIGINT twistfm.report.figures png"),
+        ("config.json is a folder", ["layers", analysed_copy("cfg-dir", config_folder)], ""),
+        ("model.json nested 200,000 deep", ["layers", analysed_copy("deep", lambda r: (r / "model.json").write_text(
+            "[" * 200_000 + "]" * 200_000))], ""),
+        ("model.json claiming 3,000,000 classes", ["layers", analysed_copy("millions", millions)], ""),
+        ("history.csv with only its header (resume redraws)", ["train", "--resume", analysed_copy("hist", header_only)],
+         ""),
+        ("NaN t-SNE coordinates in the analysis", ["export-table", analysed_copy("nan-tsne", array(
+            "projections.tsne.points", lambda a: np.where(np.arange(a.size).reshape(a.shape) == 3, np.nan, a))),
+            "--out", str(tmp / "t1.parquet")], ""),
+        ("neighbour ids of 10^9 in the analysis", ["export-table", analysed_copy("nb", array(
+            "neighbours.index", lambda a: np.where(np.arange(a.size).reshape(a.shape) == 3, 10**9, a))),
+            "--out", str(tmp / "t2.parquet")], ""),
+        ("labels of 0.5 in the analysis", ["export-table", analysed_copy("half", array("labels", lambda a: a + 0.5)),
+                                            "--out", str(tmp / "t3.parquet")], ""),
+        ("x_train.csv.gz of 200 kB inflating to 200 MiB", ["data", "info", "--csv-dir", folder("bomb", bomb)], ""),
+        ("stdout on /dev/full", ["models"], "stdout /dev/full"),
+        ("2 labels", ["train", "cm1", "--epochs", "1", "--runs", "lab", "--csv-dir", labelled(
+            "two", np.arange(300) % 2, np.arange(100) % 2)], ""),
+        ("12 labels", ["train", "cm1", "--epochs", "1", "--runs", "lab", "--csv-dir", labelled(
+            "twelve", np.arange(300) % 12, np.arange(100) % 12)], ""),
+        ("sparse label values 7 and 1000", ["train", "cm1", "--epochs", "1", "--runs", "lab", "--csv-dir", labelled(
+            "sparse", np.where(np.arange(300) % 2, 1000, 7), np.where(np.arange(100) % 2, 1000, 7))], ""),
+        ("one label only", ["train", "cm1", "--epochs", "1", "--runs", "lab", "--csv-dir", labelled(
+            "one", np.zeros(300, int), np.zeros(100, int))], ""),
+        ("a label only in the test images", ["train", "cm1", "--epochs", "1", "--runs", "lab", "--csv-dir", labelled(
+            "test-only", np.arange(300) % 3, np.arange(100) % 4)], ""),
     ]
-    print("| case | exit | what the command said |")
-    print("|---|---|---|")
+    print("| case | exit | what the command said | changed on disk |")
+    print("|---|---|---|---|")
     for name, args, prefix in cases:
+        before = tree(tmp)
         code, line = run(args, tmp, prefix)
+        changed = changes(before, tree(tmp))
         line = line.replace(str(tmp), "TMP").replace("|", "\\|")
-        print(f"| {name} | {code} | {line} |", flush=True)
+        print(f"| {name} | {code} | {line} | {changed.replace('|', '/')} |", flush=True)
+    holder.communicate("\n", timeout=60)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -49,7 +49,7 @@ def _assert_same_run(a: Path, b: Path) -> None:
 # batch STEP of epoch EPOCH ("step"), or right after epoch EPOCH's checkpoint ("epoch").
 _AT_A_POINT = """
 import os, signal, sys
-from twistfm import pipeline
+from twistfm import interrupts, pipeline
 from twistfm.cli import run_guarded
 from twistfm.data import DataSpec
 from twistfm.train import TrainConfig
@@ -62,14 +62,23 @@ def at_point(event):
     if event.kind == kind and event.epoch == int(epoch) and event.step == int(step):
         os.kill(os.getpid(), getattr(signal, sig))
 
+interrupts.install()
 sys.exit(run_guarded(lambda: pipeline.train(config, DataSpec(csv_dir=csv), runs_root=runs, callbacks=[at_point])))
 """
+
+
+def _default_signals() -> None:
+    """In the child, before it starts: Ctrl-C and SIGTERM act as they do from a terminal, even when this
+    suite was started with them ignored (``nohup ... &``, cron, some CI runners)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _interrupt_at(csv: Path, runs: Path, kind: str, epoch: int, step: int, sig: str) -> subprocess.CompletedProcess:
     """Run a training that signals itself at a program point; every wait has a timeout."""
     return subprocess.run([sys.executable, "-c", _AT_A_POINT, str(csv), str(runs), kind, str(epoch), str(step), sig],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "CI": "1"})
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "CI": "1"},
+                          preexec_fn=_default_signals)
 
 
 @pytest.fixture(scope="module")
@@ -222,34 +231,40 @@ def test_random_malformed_csv_only_raises_twistfm_errors(tmp_path, text, rows):
         pass
 
 
-# Replaces MODULE.NAME by a wrapper that sends SIGINT to this process on call number AFTER + 1
+# Replaces MODULE.NAME by a wrapper that sends SIGNAL to this process on call number AFTER + 1
 # (a program point), then runs the command line with the remaining arguments.
-_CTRL_C_AT_A_CALL = """
+_SIGNAL_AT_A_CALL = """
 import importlib, os, signal, sys
-module, name, after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sig, module, name, after = getattr(signal, sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 mod = importlib.import_module(module)
 real, calls = getattr(mod, name), [0]
 
 def wrapper(*args, **kwargs):
     calls[0] += 1
     if calls[0] > after:
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), sig)
     return real(*args, **kwargs)
 
 setattr(mod, name, wrapper)
 from twistfm.cli import main
-sys.argv = ["twistfm", *sys.argv[4:]]
+sys.argv = ["twistfm", *sys.argv[5:]]
 main()
 """
 
 
+def _signal_at(sig: str, module: str, name: str, after: int, *args: str,
+               cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", _SIGNAL_AT_A_CALL, sig, module, name, str(after), *args],
+                          capture_output=True, text=True, timeout=600, cwd=cwd, env={**os.environ, "CI": "1"},
+                          preexec_fn=_default_signals)
+
+
 def _ctrl_c_at(module: str, name: str, after: int, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", _CTRL_C_AT_A_CALL, module, name, str(after), *args],
-                          capture_output=True, text=True, timeout=600, cwd=cwd, env={**os.environ, "CI": "1"})
+    return _signal_at("SIGINT", module, name, after, *args, cwd=cwd)
 
 
-def _stopped_line(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 130, result.stderr
+def _stopped_line(result: subprocess.CompletedProcess, code: int = 130) -> str:
+    assert result.returncode == code, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert "Traceback" not in result.stderr
     return lines[-1]
@@ -301,6 +316,95 @@ def test_ctrl_c_while_drawing_figures_then_resume_draws_them(tmp_path, analysed)
     assert run_cli("train", "--resume", str(run)).returncode == 0
     assert {p.name for p in (run / "figures").iterdir()} == {"loss.png", "accuracy.png", "confusion.png"}
     assert_one_line_error(run_cli("train", "--resume", str(run)), "already finished")
+
+
+@pytest.mark.slow
+def test_sigterm_during_training_stops_cleanly_and_says_how_to_resume(tmp_path, uninterrupted):
+    csv, reference = uninterrupted
+    result = _interrupt_at(csv, tmp_path, "step", 2, 5, "SIGTERM")
+    (run_dir,) = tmp_path.iterdir()
+    assert result.returncode == 143, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith(("error", "stopped", "Traceback"))]
+    assert lines == [f"stopped: interrupted during epoch 2/4; the checkpoint after epoch 1 is saved: resume with "
+                     f"'twistfm train --resume {run_dir}'"]
+    assert not list(run_dir.rglob("*.tmp")), "a clean stop leaves no temporary file"
+    assert run_cli("train", "--resume", str(run_dir)).returncode == 0
+    _assert_same_run(reference, run_dir)
+
+
+def test_sigterm_during_encode_stops_cleanly(tmp_path, analysed):
+    run = tmp_path / analysed.name
+    shutil.copytree(analysed, run, symlinks=True)
+    before = sorted(p.name for p in (run / "encoding").iterdir()) if (run / "encoding").exists() else []
+    result = _signal_at("SIGTERM", "twistfm.encode", "encode_batches", 0, "encode", str(run))
+    assert _stopped_line(result, 143) == (f"stopped: interrupted while encoding {run}: no new encoding was written "
+                                          f"(an earlier one is kept); run 'twistfm encode {run}' again")
+    after = sorted(p.name for p in (run / "encoding").iterdir())
+    assert not [name for name in after if name.endswith(".tmp")], after
+    assert set(after) - set(before) <= {"labels-test.npy"}
+    assert not (run / ".lock").exists()
+
+
+def test_a_temporary_file_left_by_kill_9_is_removed_by_the_next_command(tmp_path, analysed):
+    run = tmp_path / analysed.name
+    shutil.copytree(analysed, run, symlinks=True)
+    killed = _signal_at("SIGKILL", "twistfm.encode", "encode_batches", 0, "encode", str(run))
+    assert killed.returncode == -signal.SIGKILL
+    left = list((run / "encoding").glob(".*.tmp"))
+    assert left, "kill -9 inside the write leaves its temporary file"
+    again = run_cli("encode", str(run))
+    assert again.returncode == 0, again.stderr
+    assert not list((run / "encoding").glob(".*.tmp"))
+    assert Path(again.stdout.split(" -> ")[-1].strip()).is_file()
+    assert f"took over the lock of {run}" in again.stderr, "the killed command's lock is taken over, and said"
+
+
+def test_ctrl_c_outside_the_guarded_blocks_still_says_one_line(tmp_path, analysed):
+    result = _ctrl_c_at("twistfm.pipeline", "layer_table", 0, "layers", str(analysed))
+    assert _stopped_line(result) == ("stopped: interrupted; nothing was left half-written (files are written whole or "
+                                     "not at all); run the command again")
+
+
+def _discovery_files(run: Path) -> dict[str, bytes]:
+    files = [run / "discovery.json", run / "discovery.csv", *sorted((run / "figures").glob("discovery*.png"))]
+    return {p.name: p.read_bytes() for p in files}
+
+
+@pytest.fixture(scope="module")
+def discovered(tmp_path_factory, analysed):
+    from conftest import cli
+
+    run = tmp_path_factory.mktemp("discovered") / analysed.name
+    shutil.copytree(analysed, run, symlinks=True)
+    code, _, err = cli("discover", str(run))
+    assert code == 0, err
+    return run
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_discover_draws_keeps_the_previous_discovery_whole(tmp_path, discovered):
+    run = tmp_path / discovered.name
+    shutil.copytree(discovered, run, symlinks=True)
+    before = _discovery_files(run)
+    assert len(before) > 2, "the discovery draws figures"
+    result = _ctrl_c_at("twistfm.report.figures", "png", 0, "discover", str(run), "--seed", "1")
+    assert _stopped_line(result) == (f"stopped: interrupted while discovering groups in {run}: nothing was written "
+                                     f"(the previous discovery is kept); run 'twistfm discover {run}' again")
+    assert _discovery_files(run) == before
+    assert not list(run.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_discover_writes_its_files_lets_them_all_change(tmp_path, discovered):
+    run = tmp_path / discovered.name
+    shutil.copytree(discovered, run, symlinks=True)
+    before = _discovery_files(run)
+    result = _ctrl_c_at("twistfm.pipeline", "write_together", 0, "discover", str(run), "--seed", "1")
+    assert _stopped_line(result) == f"stopped: interrupted after the discovery of {run} was written (it is complete)"
+    after = _discovery_files(run)
+    assert after.keys() == before.keys()
+    assert json.loads(after["discovery.json"]) != json.loads(before["discovery.json"]), "the new discovery is written"
+    assert not list(run.rglob("*.tmp"))
 
 
 @pytest.mark.realdata

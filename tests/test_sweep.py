@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -31,19 +32,27 @@ grace_period = 1
 reduction_factor = 2
 """
 
-# Runs a sweep and sends itself Ctrl-C when the first trial completes (a program point).
+# Runs a sweep and sends itself SIGNAL (default Ctrl-C) when the first trial completes (a program point).
 _INTERRUPT = """
 import os, signal, sys
 from ray import tune
 from twistfm.sweep import load_spec, run_sweep
 
+sig = getattr(signal, sys.argv[3] if len(sys.argv) > 3 else "SIGINT")
+
 class StopAfterFirst(tune.Callback):
     def on_trial_complete(self, iteration, trials, trial, **info):
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), sig)
 
 from twistfm.cli import run_guarded
 sys.exit(run_guarded(lambda: run_sweep(load_spec(sys.argv[1]), runs_root=sys.argv[2], callbacks=[StopAfterFirst()])))
 """
+
+
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as from a terminal, even when the suite was started with it ignored (nohup)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +83,11 @@ def test_a_four_trial_sweep_stops_the_weak_early_and_writes_its_table(tmp_path, 
     assert all(r["stopped early"] == "False" for r in rows if float(r["lr"]) > 1e-3)
     for r in rows:
         assert (Path(r["run"]) / "config.json").is_file(), "every trial is an ordinary run folder"
+        if r["stopped early"] == "False":
+            assert (Path(r["run"]) / "model.safetensors").is_file(), "a finished trial is a complete run"
+            assert not (Path(r["run"]) / "checkpoint.json").exists()
+            code, _, err = cli("layers", r["run"])
+            assert code == 0, err
     assert (folder / "sweep.md").is_file()
     assert "best trial: twistfm train cm1 --lr 0.003" in result.stdout
 
@@ -82,7 +96,7 @@ def test_a_four_trial_sweep_stops_the_weak_early_and_writes_its_table(tmp_path, 
 @pytest.mark.slow
 def test_an_interrupted_sweep_resumes(tmp_path, spec):
     first = subprocess.run([sys.executable, "-c", _INTERRUPT, str(spec), str(tmp_path)], capture_output=True, text=True,
-                           timeout=900, env={**os.environ, "CI": "1"})
+                           timeout=900, env={**os.environ, "CI": "1"}, preexec_fn=_default_sigint)
     (folder,) = tmp_path.iterdir()
     assert first.returncode == 130, first.stderr[-2000:]
     assert f"resume the sweep with 'twistfm sweep --resume {folder}'" in first.stderr.splitlines()[-1]
@@ -90,6 +104,17 @@ def test_an_interrupted_sweep_resumes(tmp_path, spec):
     result = run_cli("sweep", "--resume", str(folder), timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(_rows(folder)) == 4
+
+
+@needs_ray
+@pytest.mark.slow
+def test_sigterm_stops_a_sweep_cleanly(tmp_path, spec):
+    first = subprocess.run([sys.executable, "-c", _INTERRUPT, str(spec), str(tmp_path), "SIGTERM"], capture_output=True,
+                           text=True, timeout=900, env={**os.environ, "CI": "1"}, preexec_fn=_default_sigint)
+    (folder,) = tmp_path.iterdir()
+    assert first.returncode == 143, first.stderr[-2000:]
+    assert f"resume the sweep with 'twistfm sweep --resume {folder}'" in first.stderr.splitlines()[-1]
+    assert "Traceback" not in first.stderr
 
 
 def test_sweep_without_ray_says_how_to_install_it(monkeypatch, spec):

@@ -13,6 +13,7 @@ import errno
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,8 @@ from typing import IO, Any
 
 from .errors import WriteError
 
-__all__ = ["atomic_open", "write_bytes", "write_text", "write_json", "make_folder", "write_failure"]
+__all__ = ["atomic_open", "write_bytes", "write_text", "write_json", "make_folder", "write_failure", "refuse_special",
+           "remove_stale_temporaries", "json_text", "write_together"]
 
 _HINTS = {
     errno.ENOSPC: "free some disk space",
@@ -36,9 +38,20 @@ _HINTS = {
 
 def write_failure(path: str | os.PathLike, exc: OSError) -> WriteError:
     """A one-line :class:`WriteError` for an OSError raised while writing ``path``."""
-    cause = exc.strerror or type(exc).__name__
-    hint = _HINTS.get(exc.errno or 0, "check the path and the disk")
+    code = exc.errno
+    if code is None and _disk_full(Path(path)):  # some writers (NumPy, safetensors) lose the errno
+        code = errno.ENOSPC
+    cause = exc.strerror or (os.strerror(code) if code else "") or str(exc) or type(exc).__name__
+    hint = _HINTS.get(code or 0, "check the path and the disk")
     return WriteError(f"{path}: cannot write ({cause}); {hint}, then run the command again")
+
+
+def _disk_full(path: Path) -> bool:
+    for folder in (path.parent, path):
+        with contextlib.suppress(OSError):
+            st = os.statvfs(folder)
+            return st.f_bavail * st.f_frsize < 2**20
+    return False
 
 
 @contextlib.contextmanager
@@ -56,8 +69,10 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     OSError (disk full, file-size limit, ...) is raised as a :class:`WriteError`.
     """
     path = Path(path)
+    refuse_special(path)
+    remove_stale_temporaries(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise write_failure(path, exc) from None
     try:
@@ -76,6 +91,57 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+_SPECIAL = ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"), (stat.S_ISFIFO, "named pipe (FIFO)"),
+            (stat.S_ISSOCK, "socket"))
+
+
+def refuse_special(path: str | os.PathLike) -> None:
+    """Refuse to replace a device, a named pipe or a socket with a file (a symbolic link is replaced, never
+    written through)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return
+    for test, kind in _SPECIAL:
+        if test(mode):
+            raise WriteError(f"{path}: is a {kind}, not a regular file; twistfm never replaces one: give the name "
+                             "of a new or a regular file")
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files of ``path`` that a killed process left (their process is gone); return them.
+
+    A temporary file is named ``.<name>.<pid>-<random>.tmp``; the file of a process still
+    running (another writer) is left alone.
+    """
+    path = Path(path)
+    prefix = f".{path.name}."
+    removed = []
+    try:
+        entries = [e for e in os.scandir(path.parent) if e.name.startswith(prefix) and e.name.endswith(".tmp")]
+    except OSError:
+        return removed
+    for entry in entries:
+        pid, sep, _ = entry.name[len(prefix):].partition("-")
+        if sep and pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def _umask() -> int:
@@ -109,7 +175,45 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically (NaN and infinity are written as null)."""
-    write_text(path, json.dumps(_finite(obj), indent=2, default=_jsonable, allow_nan=False) + "\n")
+    write_text(path, json_text(obj))
+
+
+def json_text(obj: Any) -> str:
+    """``obj`` as the indented JSON :func:`write_json` writes."""
+    return json.dumps(_finite(obj), indent=2, default=_jsonable, allow_nan=False) + "\n"
+
+
+def write_together(files: dict[Path, bytes]) -> None:
+    """Write several files so that they change together: every one is written whole under a temporary
+    name first, then all are renamed in one quick pass (run it inside
+    :func:`twistfm.interrupts.deferred` so that no signal stops the pass half-way)."""
+    temporaries: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            refuse_special(path)
+            remove_stale_temporaries(path)
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
+            except OSError as exc:
+                raise write_failure(path, exc) from None
+            temporaries.append((tmp, path))
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.chmod(tmp, 0o666 & ~_umask())
+            except OSError as exc:
+                raise write_failure(path, exc) from None
+        for tmp, path in temporaries:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise write_failure(path, exc) from None
+    finally:
+        for tmp, _ in temporaries:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def _finite(value: Any) -> Any:

@@ -6,7 +6,10 @@ exits with its code: 2, or 130 for an interruption.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,15 +19,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__
-from .errors import OptionError, TwistfmError
+from . import __version__, interrupts
+from .errors import OptionError, TwistfmError, WriteError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
                   help="twistfm: decode a mystery label with CNNs, encodings, clustering and projections.")
 data_app = typer.Typer(no_args_is_help=True, help="Find, describe and export the data.")
 app.add_typer(data_app, name="data")
-out = Console(highlight=False, soft_wrap=True)
+# Paths and names are printed as they are: "[bold]" or "[/]" in a folder name is text, not markup.
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder with the four Fashion-MNIST *-ubyte.gz archives.")]
 CsvDir = Annotated[Path | None, typer.Option("--csv-dir", help="Folder with x_/y_ train/test CSV files.")]
@@ -432,16 +436,56 @@ def run_guarded(command: Callable[[], Any]) -> int:
     try:
         code = command()
     except TwistfmError as exc:
-        prefix = "stopped" if exc.exit_code == 130 else "error"
-        print(f"{prefix}: {exc}", file=sys.stderr)
+        if exc.exit_code == 130:
+            print(f"stopped: {exc}", file=sys.stderr)
+            return interrupts.exit_code()
+        print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except typer.TyperException as exc:  # Click's usage and parameter errors
         print(_usage_error_line(exc), file=sys.stderr)
         return 2
     except (KeyboardInterrupt, typer.Abort):
-        print("stopped: interrupted; nothing was left half-written", file=sys.stderr)
-        return 130
+        print(_STOPPED, file=sys.stderr)
+        return interrupts.exit_code()
+    except Exception as exc:
+        if not interrupts.caused_by_interrupt(exc):
+            raise
+        print(_STOPPED, file=sys.stderr)  # e.g. an import that Ctrl-C cut short, failing again on the way out
+        return interrupts.exit_code()
+    if code == 130:  # Typer turned a KeyboardInterrupt outside the guarded blocks into Exit(130)
+        print(_STOPPED, file=sys.stderr)
+        return interrupts.exit_code()
     return code if isinstance(code, int) else 0
+
+
+_STOPPED = "stopped: interrupted; nothing was left half-written (files are written whole or not at all); run the " \
+           "command again"
+
+
+class _Stdout:
+    """stdout, whose failure (a full disk, /dev/full) is one line instead of a traceback."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def write(self, text: str) -> int:
+        return self._guard(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+    def _guard(self, call: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return call(*args)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise
+            self._stream = open(os.devnull, "w")  # noqa: SIM115 - what is left is dropped, never retried
+            raise WriteError(f"stdout: cannot write the output ({exc.strerror or exc}); send it to a file on a disk "
+                             "with space") from None
 
 
 def _usage_error_line(exc: typer.TyperException) -> str:
@@ -453,8 +497,23 @@ def _usage_error_line(exc: typer.TyperException) -> str:
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning user errors into one line and an exit code."""
-    sys.exit(run_guarded(lambda: app(standalone_mode=False)))
+    """Console-script entry point: run the app, turning user errors into one line and an exit code.
+
+    SIGTERM stops a command as Ctrl-C does (one line, a resume hint, exit code 143).
+    """
+    interrupts.install()
+    original = sys.stdout
+    sys.stdout = _Stdout(original)
+    try:
+        code = run_guarded(lambda: app(standalone_mode=False))
+        sys.stdout.flush()
+    except WriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 2
+    if isinstance(sys.stdout, _Stdout) and sys.stdout._stream is not original:  # the real stdout failed: drop it
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), original.fileno())
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 import shlex
 import statistics
 import sys
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import interrupts
 from .analysis import (
     DENSITY_DIMS,
     Analysis,
@@ -47,7 +49,7 @@ from .analysis import (
 )
 from .analysis.discover import MAX_GROUPS, Discovery, discover
 from .analysis.neighbours import KNN_K
-from .atomic import atomic_open, write_bytes, write_json, write_text
+from .atomic import atomic_open, json_text, refuse_special, write_bytes, write_json, write_text, write_together
 from .data import CLASS_NAMES, Dataset, DataSpec, LabelSummary, export_csv, load_original
 from .data.loader import load_dataset
 from .distributed import Team, team_of
@@ -122,6 +124,10 @@ def _interrupted(message: Callable[[], str]) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         raise Interrupted(message()) from None
+    except Exception as exc:
+        if not interrupts.caused_by_interrupt(exc):
+            raise
+        raise Interrupted(message()) from None
 
 
 def export_data(out: str | Path, data_dir: str | None = None) -> list[Path]:
@@ -145,8 +151,22 @@ def train(config: TrainConfig, data: DataSpec, *, runs_root: str | Path = "runs"
     """
     config.check()
     data.check()
+    full = dataset if dataset is not None else data.load_full()
+    if log:
+        _warn_unseen_labels(full, data, log)
     with team_of(select_device(config.device).type) as team:
-        return _train(config, data, runs_root, dataset, callbacks, log, team)
+        return _train(config, data, runs_root, full, callbacks, log, team)
+
+
+def _warn_unseen_labels(full: Dataset, data: DataSpec, log: Callable[[str], None]) -> None:
+    """Say so when some label is in the test images only: the model has an output for it that no
+    training image ever taught."""
+    used = data.resolve(full)
+    ds = full.subset(used.n_train, used.n_test)
+    unseen = sorted(set(np.unique(ds.y_test).tolist()) - set(np.unique(ds.y_train).tolist()))
+    if unseen and int(os.environ.get("RANK", "0")) == 0:
+        log(f"warning: label(s) {', '.join(map(str, unseen))} appear only in the test images: no training image "
+            "teaches the model them, so it cannot predict them; give training images of them or leave them out")
 
 
 def _train(config: TrainConfig, data: DataSpec, runs_root: str | Path, dataset: Dataset | None,
@@ -183,7 +203,10 @@ def resume(path: str | Path, *, callbacks: Sequence[Callback] = (), log: Log = s
     A run trained by several processes resumes under the same launcher with as many processes.
     """
     with team_of("cuda" if torch.cuda.is_available() else "cpu") as team:
-        return _resume(RunDir(path), callbacks, log, team)
+        lock = (RunDir.open(path, kind="train").lock("twistfm train --resume", log) if team.main
+                else contextlib.nullcontext())
+        with lock:
+            return _resume(RunDir(path), callbacks, log, team)
 
 
 def _resume(run: RunDir, callbacks: Sequence[Callback], log: Log, team: Team) -> TrainResult:
@@ -258,8 +281,15 @@ def _train_config(run: RunDir) -> tuple[TrainConfig, DataSpec]:
     for key in ("processes", "global_batch"):
         if isinstance(config.get(key), bool) or not isinstance(config.get(key), int) or config[key] < 1:
             raise RunError(f"{where}: field {key!r} must be a positive integer, found {config.get(key)!r}")
-    return (TrainConfig.from_json(config.get("train"), f"{where}: train"),
-            from_json(DataSpec, config.get("data"), f"{where}: data"))
+    result = (TrainConfig.from_json(config.get("train"), f"{where}: train"),
+              from_json(DataSpec, config.get("data"), f"{where}: data"))
+    precision = config.get("precision")
+    if precision is not None and (not isinstance(precision, dict) or precision.get("asked") not in ("auto", "fp32", "bf16")
+                                  or not isinstance(precision.get("reason"), str)):
+        raise RunError(f"{where}: field 'precision' must be an object with 'asked' (auto, fp32 or bf16), 'used' and "
+                       f"'reason', found {precision!r}; the run is corrupt")
+    _recorded_precision(run, config)
+    return result
 
 
 def _save_training_figures(result: TrainResult) -> None:
@@ -402,7 +432,13 @@ def encode_run(path: str | Path, layer: str | None = None, split: str = "test") 
     Writes ``encoding/<layer>-<split>.npy`` (float32, N x d, streamed batch by batch so memory
     stays bounded) and the labels beside it. Returns the path and the shape.
     """
+    with RunDir.open(path, kind="train").lock("twistfm encode", say):
+        return _encode_run(path, layer, split)
+
+
+def _encode_run(path: str | Path, layer: str | None, split: str) -> tuple[Path, tuple[int, int]]:
     run, model, _ = _open_model_run(path)
+    run.check_links()
     layer = layer or default_layer(model)
     check_layer(model, layer)
     x, y, _ = _run_dataset(run).split(split)
@@ -421,7 +457,14 @@ def analyse_run(path: str | Path, config: AnalysisConfig = AnalysisConfig(), *, 
 
     Returns the analysis and its figures (PNG bytes by name).
     """
+    with RunDir.open(path, kind="train").lock("twistfm analyze", log):
+        return _analyse_run(path, config, dataset, log)
+
+
+def _analyse_run(path: str | Path, config: AnalysisConfig, dataset: Dataset | None,
+                 log: Log) -> tuple[Analysis, dict[str, bytes]]:
     run, model, record = _open_model_run(path)
+    run.check_links()
     ds = _run_dataset(run, dataset)
     if config.layer is not None:
         check_layer(model, config.layer)
@@ -446,7 +489,36 @@ def load_analysis(path: str | Path) -> Analysis:
     run = RunDir.open(path, kind="train")
     document, arrays = run.analysis()
     where = str(run.analysis_file(RunDir.ANALYSIS_JSON))
-    return Analysis.from_json(join_arrays(document, arrays, where), where)
+    analysis = Analysis.from_json(join_arrays(document, arrays, where), where)
+    _check_analysis_values(analysis, where)
+    return analysis
+
+
+def _check_analysis_values(analysis: Analysis, where: str) -> None:
+    """Refuse an analysis whose arrays hold values no analysis writes (NaN coordinates, ids past the end,
+    fractional labels): they would be exported or drawn as if they were results."""
+    n = len(analysis.labels)
+    if not 0 <= analysis.n_train <= n:
+        raise RunError(f"{where}: n_train {analysis.n_train} is not between 0 and the {n} points; run the analysis "
+                       "again")
+    integers = {"labels": analysis.labels, "predicted": analysis.predicted, "classes": analysis.classes,
+                "neighbours.index": analysis.neighbours.index,
+                **{f"clusterings.{k}.labels_": c.labels_ for k, c in analysis.clusterings.items()}}
+    for name, array in integers.items():
+        if not np.issubdtype(np.asarray(array).dtype, np.integer):
+            raise RunError(f"{where}: {name} holds {np.asarray(array).dtype} values, not integers; run the analysis "
+                           "again")
+    index = analysis.neighbours.index
+    if index.size and (index.min() < 0 or index.max() >= n):
+        raise RunError(f"{where}: neighbours.index holds ids outside 0..{n - 1}; run the analysis again")
+    classes = analysis.classes
+    if classes.size and (classes.min() < -1 or classes.max() >= len(CLASS_NAMES)):
+        raise RunError(f"{where}: classes holds values outside -1..{len(CLASS_NAMES) - 1}; run the analysis again")
+    finite = {"neighbours.distance": analysis.neighbours.distance,
+              **{f"projections.{k}.points": p.points for k, p in analysis.projections.items()}}
+    for name, array in finite.items():
+        if not np.issubdtype(np.asarray(array).dtype, np.number) or not np.isfinite(array).all():
+            raise RunError(f"{where}: {name} holds values that are not finite numbers; run the analysis again")
 
 
 def compute_analysis(model: nn.Module, record: ModelRecord, ds: Dataset, config: AnalysisConfig,
@@ -504,8 +576,16 @@ def discover_run(path: str | Path, *, layer: str | None = None, split: str = "te
     Writes ``discovery.csv`` (split, index, label, group: one row per image), ``discovery.json``
     (the whole result) and the discovery figures. Classes, where the data has them or they
     can be matched pixel for pixel against Fashion-MNIST, only name and score the groups.
+    The files change together: the run holds the old discovery or the new one, never a mix.
     """
+    with RunDir.open(path, kind="train").lock("twistfm discover", log):
+        return _discover_run(path, layer, split, max_groups, seed, log)
+
+
+def _discover_run(path: str | Path, layer: str | None, split: str, max_groups: int, seed: int,
+                  log: Log) -> Discovery:
     run, model, _ = _open_model_run(path)
+    run.check_links()
     if layer is not None:
         check_layer(model, layer)
     AnalysisConfig(max_groups=max_groups, seed=seed).check()
@@ -513,15 +593,18 @@ def discover_run(path: str | Path, *, layer: str | None = None, split: str = "te
     images, labels, _ = ds.split(split)
     classes = _known_classes(ds, split, log)
     log = log or (lambda _line: None)
-    with _interrupted(lambda: f"interrupted while discovering groups in {run}: nothing was written; run it again"):
+    kept = "the previous discovery is kept" if (run / RunDir.DISCOVERY_JSON).exists() else "no discovery was written"
+    with _interrupted(lambda: f"interrupted while discovering groups in {run}: nothing was written ({kept}); run "
+                              f"'twistfm discover {run}' again"):
         discovery = _discover(model, images, labels, classes, split, layer, max_groups, seed, log)
         rows = [{"split": s, "index": int(i), "label": int(v), "group": int(g) + 1}
                 for s, i, v, g in zip(_split_names(ds, split), _split_index(ds, split), labels, discovery.group,
                                       strict=True)]
-        write_text(run.table("discovery"), csv_text(rows))
-        write_json(run / RunDir.DISCOVERY_JSON, discovery.to_json())
-        for name, fig in F.discovery_figures(discovery, images).items():
-            write_bytes(run.figure(name), F.png(fig))
+        files = {run.table("discovery"): csv_text(rows).encode(),
+                 run / RunDir.DISCOVERY_JSON: json_text(discovery.to_json()).encode()}
+        files.update({run.figure(name): F.png(fig) for name, fig in F.discovery_figures(discovery, images).items()})
+    with interrupts.deferred(lambda: f"interrupted after the discovery of {run} was written (it is complete)"):
+        write_together(files)
     return discovery
 
 
@@ -754,6 +837,7 @@ def export_table(path: str | Path, out: str | Path) -> Path:
     out = Path(out)
     if out.is_dir():
         raise OptionError(f"{out}: is a folder; give a file name ending .parquet")
+    refuse_special(out)
     images = _run_dataset(run).split("all" if analysis.n_train else "test")[0]
     with _interrupted(lambda: f"interrupted while writing {out}: nothing was written; run it again"):
         table = pa.table(_table_columns(analysis, images))

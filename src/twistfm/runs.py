@@ -12,6 +12,7 @@ weights only with safetensors: nothing here ever unpickles.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -20,6 +21,7 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from safetensors.torch import load, save
 from . import __version__
 from .atomic import atomic_open, make_folder, write_bytes, write_json, write_text
 from .errors import OptionError, RunError
+from .lock import hold
 from .models import create_model
 from .schema import check_value, from_json, to_json
 
@@ -45,6 +48,13 @@ _METRICS: dict[str, Any] = {"test_acc": float, "test_loss": float, "train_acc": 
 #: History fields that are null when there is nothing to measure: no validation images, or an epoch
 #: that evaluated no test images (each epoch but the last, when there are validation images).
 _MAY_BE_MISSING = ("val_loss", "val_acc", "test_loss", "test_acc")
+
+#: The largest JSON file a run holds (an analysis of 70,000 images is a few MB; its arrays are .npy files).
+_MAX_JSON_BYTES = 256 * 2**20
+
+#: The most outputs (labels) a model.json may claim; more is a corrupt file (rebuilding it would
+#: allocate gigabytes before its weights could be checked).
+MAX_OUTPUTS = 10_000
 
 #: Version of the run-folder format; a run of another version is refused with a clear line.
 RUN_VERSION = 2
@@ -76,7 +86,12 @@ class ModelRecord:
     label_values: list[int]
 
     def check(self, where: str) -> None:
-        """Refuse a record whose outputs and labels disagree."""
+        """Refuse a record whose outputs and labels disagree, or that claims more outputs than any run has."""
+        if self.num_classes > MAX_OUTPUTS:
+            raise RunError(f"{where}: claims {self.num_classes:,} outputs, more than twistfm ever trains (at most "
+                           f"{MAX_OUTPUTS:,} labels); the file is corrupt, re-run the training")
+        if len(set(self.label_values)) != len(self.label_values):
+            raise RunError(f"{where}: label_values repeat a value; the file is corrupt, re-run the training")
         if self.num_classes < 2 or len(self.label_values) != self.num_classes:
             raise RunError(f"{where}: {self.num_classes} outputs but {len(self.label_values)} label values; "
                            "the file is corrupt, re-run the training")
@@ -111,6 +126,7 @@ class RunDir:
     COMPARISON_CSV = "comparison.csv"
     COMPARE = "compare"
     _VERSIONS = ".analysis-versions"
+    LOCK = ".lock"
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -163,6 +179,9 @@ class RunDir:
         run = cls(path)
         if not run.path.is_dir():
             raise RunError(f"{run.path}: run folder not found")
+        if (run / cls.CONFIG).is_dir():
+            raise RunError(f"{run / cls.CONFIG}: is a folder, not a file; the run is corrupt (a run's config.json "
+                           "is written by the command that created it: start a new run)")
         if not (run / cls.CONFIG).is_file():
             raise RunError(f"{run.path}: not a twistfm run (no {cls.CONFIG})")
         config = run.config()
@@ -171,17 +190,62 @@ class RunDir:
                            f"give the folder of one {kind} run")
         return run
 
+    def lock(self, command: str, log: Callable[[str], None] | None = None) -> contextlib.AbstractContextManager:
+        """Hold the run's lock (``.lock``: the holder's PID, command and start time) during a ``with`` block.
+
+        A second writer refuses at once with one line naming the holder; the lock of a killed
+        holder is taken over (``log`` says so).
+        """
+        if not self.path.is_dir():
+            raise RunError(f"{self.path}: run folder not found")
+        return hold(self / self.LOCK, command, log)
+
     # ------------------------------------------------------------ JSON files
+
+    def inside(self, path: str | os.PathLike) -> Path:
+        """``path``, refused when it leads outside the run folder through a symbolic link.
+
+        Nothing is read, written or deleted through a link that leaves the run: a link made by
+        mistake (or on purpose) must never let a command touch another folder.
+        """
+        path = Path(path)
+        root = self.path.resolve()
+        try:
+            target = path.resolve()
+        except (OSError, RuntimeError):  # a loop of links
+            raise RunError(f"{path}: a loop of symbolic links; remove the link and run the command again") from None
+        if target != root and root not in target.parents:
+            raise RunError(f"{path}: leads outside the run folder (to {target}) through a symbolic link; twistfm "
+                           f"reads and writes only inside {self.path}: remove the link and run the command again")
+        return path
+
+    def check_links(self) -> None:
+        """Refuse, before any work, a run whose sub-folders (figures, encoding, analyses) or ``analysis``
+        link lead outside it."""
+        for name in (self.FIGURES, self.ENCODING, self._VERSIONS):
+            self.inside(self / name)
+        self._analysis_folder()
+
+    def _folder(self, name: str) -> Path:
+        """The sub-folder ``name`` of the run, created if needed, refused if it is a link leading outside."""
+        return make_folder(self.inside(self / name))
 
     def read_json(self, name: str) -> dict[str, Any]:
         """A JSON object from the run folder, as a RunError when missing or corrupt."""
-        path = self / name
+        path = self.inside(self / name)
+        if path.is_dir():
+            raise RunError(f"{path}: is a folder, not a file; the run is corrupt (re-run the command that writes it)")
         try:
+            size = path.stat().st_size
+            if size > _MAX_JSON_BYTES:
+                raise RunError(f"{path}: {size:,} bytes, far more than a twistfm run file holds; the run is corrupt")
             value = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise RunError(f"{path}: missing; is {self.path} a complete twistfm run?") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RunError(f"{path}: not valid JSON ({exc}); the run is corrupt") from None
+        except RecursionError:
+            raise RunError(f"{path}: nested too deeply to be a twistfm run file; the run is corrupt") from None
         except OSError as exc:
             raise RunError(f"{path}: cannot read ({exc.strerror})") from None
         if not isinstance(value, dict):
@@ -235,17 +299,24 @@ class RunDir:
 
     def history(self) -> list[dict[str, float]]:
         """``history.csv`` as a list of rows of floats."""
-        path = self / self.HISTORY
+        path = self.inside(self / self.HISTORY)
         if not path.is_file():
             raise RunError(f"{path}: missing; the run has no training history")
-        with open(path, encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if tuple(reader.fieldnames or ()) != HISTORY_FIELDS:
-                raise RunError(f"{path}: unexpected columns {reader.fieldnames}; the run is corrupt")
-            try:
-                return [{k: float(v) for k, v in row.items()} for row in reader]
-            except (TypeError, ValueError):
-                raise RunError(f"{path}: a value is not a number; the run is corrupt") from None
+        if path.stat().st_size > _MAX_JSON_BYTES:
+            raise RunError(f"{path}: far larger than a training history; the run is corrupt")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                if tuple(reader.fieldnames or ()) != HISTORY_FIELDS:
+                    raise RunError(f"{path}: unexpected columns {reader.fieldnames}; the run is corrupt")
+                rows = [{k: float(v) for k, v in row.items()} for row in reader]
+        except csv.Error as exc:
+            raise RunError(f"{path}: not a CSV table a training writes ({exc}); the run is corrupt") from None
+        except (TypeError, ValueError, UnicodeDecodeError):
+            raise RunError(f"{path}: a value is not a number; the run is corrupt") from None
+        if not rows:
+            raise RunError(f"{path}: holds no epoch (only its header); the run is corrupt: re-run the training")
+        return rows
 
     # ------------------------------------------------------------ weights
 
@@ -276,7 +347,12 @@ class RunDir:
             model = create_model(record.name, record.num_classes, **record.args)
         except OptionError as exc:
             raise RunError(f"{self / self.MODEL}: cannot rebuild the model ({exc}); the file is corrupt") from None
-        _load_state(model, _load_tensors(self / self.WEIGHTS), self / self.WEIGHTS)
+        tensors = _load_tensors(self / self.WEIGHTS)
+        bad = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+        if bad is not None:
+            raise RunError(f"{self / self.WEIGHTS}: tensor {bad!r} holds NaN or infinite values (the training "
+                           "diverged, or the file is corrupt); train again, e.g. with a lower --lr")
+        _load_state(model, tensors, self / self.WEIGHTS)
         model.eval()
         return model, record
 
@@ -344,15 +420,15 @@ class RunDir:
 
     def figure(self, name: str) -> Path:
         """Path of figure ``name`` (``figures/<name>.png``); the folder is created."""
-        return make_folder(self / self.FIGURES) / f"{name}.png"
+        return self._folder(self.FIGURES) / f"{name}.png"
 
     def encoding(self, layer: str, split: str) -> Path:
         """Path of the encoding of ``split`` at ``layer`` (``encoding/<layer>-<split>.npy``)."""
-        return make_folder(self / self.ENCODING) / f"{layer}-{split}.npy"
+        return self._folder(self.ENCODING) / f"{layer}-{split}.npy"
 
     def labels(self, split: str) -> Path:
         """Path of the labels saved beside an encoding of ``split``."""
-        return make_folder(self / self.ENCODING) / f"labels-{split}.npy"
+        return self._folder(self.ENCODING) / f"labels-{split}.npy"
 
     def table(self, name: str) -> Path:
         """Path of a CSV table ``name`` at the top of the run folder."""
@@ -376,7 +452,7 @@ class RunDir:
         files : dict
             Other files (figures, tables) by their path inside ``analysis/``.
         """
-        versions = make_folder(self / self._VERSIONS)
+        versions = self._folder(self._VERSIONS)
         new = versions / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         try:
             make_folder(new / self.ANALYSIS_ARRAYS)
@@ -395,19 +471,38 @@ class RunDir:
 
     def _switch_analysis(self, new: Path) -> None:
         link = self / self.ANALYSIS
-        if link.exists() and not link.is_symlink():  # a copied run: its analysis became a real folder
+        if link.is_dir() and not link.is_symlink():  # a copied run: its analysis became a real folder
             shutil.rmtree(link)
+        for stale in self.path.glob(f".{self.ANALYSIS}-*.link"):  # left by a killed analysis
+            stale.unlink(missing_ok=True)
         tmp = self / f".{self.ANALYSIS}-{secrets.token_hex(3)}.link"
         os.symlink(os.path.relpath(new, self.path), tmp)
-        os.replace(tmp, link)
-        for old in (self / self._VERSIONS).iterdir():
-            if old != new:
+        os.replace(tmp, link)  # replaces a link, never writes through it
+        versions = self.inside(self / self._VERSIONS)
+        for old in versions.iterdir():
+            if old == new:
+                continue
+            if old.is_symlink() or not old.is_dir():
+                old.unlink(missing_ok=True)
+            else:
                 shutil.rmtree(old, ignore_errors=True)
+
+    def _analysis_folder(self) -> Path:
+        """The folder the ``analysis`` link points to, refused unless it is one of this run's analyses."""
+        link = self / self.ANALYSIS
+        if not link.is_symlink():
+            return self.inside(link)
+        versions = (self / self._VERSIONS).resolve()
+        target = link.resolve()
+        if target.parent != versions or (self / self._VERSIONS).is_symlink():
+            raise RunError(f"{link}: points to {target}, not to one of this run's analyses; remove the link and run "
+                           f"'twistfm analyze {self.path}' again")
+        return link
 
     @property
     def has_analysis(self) -> bool:
         """Whether the run has a complete analysis."""
-        return (self / self.ANALYSIS / self.ANALYSIS_JSON).is_file()
+        return (self._analysis_folder() / self.ANALYSIS_JSON).is_file()
 
     def analysis(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The analysis document and its arrays."""
@@ -415,16 +510,16 @@ class RunDir:
             raise RunError(f"{self.path}: no analysis yet; run 'twistfm analyze {self.path}' first")
         document = self.read_json(f"{self.ANALYSIS}/{self.ANALYSIS_JSON}")
         arrays = {}
-        for path in sorted((self / self.ANALYSIS / self.ANALYSIS_ARRAYS).glob("*.npy")):
+        for path in sorted((self._analysis_folder() / self.ANALYSIS_ARRAYS).glob("*.npy")):
             try:
-                arrays[path.stem] = np.load(path, allow_pickle=False)
+                arrays[path.stem] = np.load(self.inside(path), allow_pickle=False)
             except (ValueError, OSError) as exc:
                 raise RunError(f"{path}: corrupt array ({exc}); run the analysis again") from None
         return document, arrays
 
     def analysis_file(self, name: str) -> Path:
         """Path of a file inside the current analysis."""
-        return self / self.ANALYSIS / name
+        return self.inside(self._analysis_folder() / name)
 
 
 def _history_row(row: Any, where: str) -> dict[str, float]:

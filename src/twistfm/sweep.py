@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from . import interrupts
 from .atomic import make_folder, write_json, write_text
 from .data import DataSpec
 from .errors import Interrupted, OptionError, RunError
@@ -205,10 +206,13 @@ def _trainable(params: dict[str, Any], *, spec_json: dict[str, Any], trials: lis
     config = spec.base({**trials[int(params["index"])], "threads": threads})
 
     def report(event: TrainEvent) -> None:
-        if event.kind == "epoch":
+        # The last epoch is reported once the run folder is complete: Tune ends a trial as soon as it
+        # reports its last epoch, which would cut the writing of its weights, metrics and figures.
+        if event.kind == "epoch" and event.epoch < config.epochs:
             tune.report({METRIC: event.row[METRIC], "epoch": event.epoch, "run": str(event.run)})
 
-    train(config, spec.data, runs_root=runs_root, callbacks=[every("epoch", report)], log=None)
+    result = train(config, spec.data, runs_root=runs_root, callbacks=[every("epoch", report)], log=None)
+    tune.report({METRIC: result.history[-1][METRIC], "epoch": len(result.history), "run": str(result.run)})
 
 
 def sample_trials(spec: SweepSpec) -> list[dict[str, Any]]:
@@ -312,7 +316,8 @@ def _fit(folder: RunDir, spec: SweepSpec, address: str | None, callbacks: Sequen
                            run_config=tune.RunConfig(name=f"session-{time.strftime('%Y%m%d-%H%M%S')}", verbose=0,
                                                      storage_path=str((folder / _EXPERIMENT).resolve()),
                                                      callbacks=[_record_class()(folder, spec, trials), *callbacks]))
-        tuner.fit()
+        with interrupts.sigterm_as_sigint():  # a clean stop, as on Ctrl-C, not Ray's abort
+            tuner.fit()
     ended = _ended(folder)
     if len(ended) < len(trials):  # Ray Tune stops on Ctrl-C; the trials that ended are on disk
         raise Interrupted(f"interrupted: {len(ended)} of {len(trials)} trials ended; resume the sweep with "
