@@ -1,29 +1,31 @@
 """Analysis benchmark: t-SNE speed and quality (10,000 and 70,000 points), and which layer encodes best.
 
-Usage: python bench/analysis_bench.py [--run RUN]
+Usage: python bench/analysis_bench.py [--run RUN | --pixels] [--tsne-only] [--kinds native avx2]
 
 1. Trains model-a as seed 002 did (Adam, batch 32, 5 epochs) on the full data, unless a
-   trained run is given.
-2. t-SNE of the 10,000 x 32 test encoding (its second dense layer, seed 002's choice):
-   scikit-learn's TSNE with its defaults against twistfm's, timed in the same run, each
-   with its neighbourhood preservation (the share of each point's 10 nearest neighbours in
-   the encoding that stay among its 10 nearest in 2-D). Targets: <= 15 s, preservation at
-   least scikit-learn's.
+   trained run is given, or ``--pixels`` studies the test images' pixels instead.
+2. t-SNE of the 10,000 test points (model-a's second dense layer, seed 002's choice, or the
+   pixels): scikit-learn's TSNE with its defaults against twistfm's, timed in the same run,
+   each with its neighbourhood preservation (the share of each point's 10 nearest neighbours
+   in the encoding that stay among its 10 nearest in 2-D). Targets: >= 4x faster than
+   scikit-learn, preservation at least scikit-learn's.
 3. t-SNE of all 70,000 images: twistfm's embedding of the test images with the training
    images placed into it, timed, with its preservation (over all 70,000 points). Target: <= 90 s.
 4. The layer table: K-means NMI and ARI, 5-NN accuracy and silhouette for every candidate
    layer, with the best layer and the seed's choice side by side.
+
+Every figure is printed for each kind of CPU (the machine as it is, and AVX2 only), each in
+its own child process, one after the other (see ``bench/_kinds.py``); ``--tsne-only`` stops
+after step 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 import numpy as np
-import torch
+from _kinds import main_for_kinds
 from sklearn.manifold import TSNE
 
 from twistfm.analysis import AnalysisConfig
@@ -45,16 +47,24 @@ def timed(function, *args, **kwargs):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", default=None, help="a trained model-a run (default: train one)")
-    args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
+    parser.add_argument("--pixels", action="store_true", help="t-SNE of the test images' pixels (no model)")
+    parser.add_argument("--tsne-only", action="store_true", help="stop after the 10,000-point t-SNE comparison")
+    main_for_kinds(parser, bench)
+
+
+def bench(args: argparse.Namespace) -> None:
     ds = load_dataset()
-    if args.run:
+    if args.pixels:
+        model, X = None, ds.x_test.reshape(len(ds.x_test), -1).astype(np.float32) / 255
+        print("points: the 10,000 test images' pixels (784 values each)")
+    elif args.run:
         model = RunDir.open(args.run).load_model()[0]
     else:
         result = train(recipe("seed-model-a"), DataSpec(), runs_root="runs/bench", dataset=ds, log=None)
         model = result.model
         print(f"model-a: test accuracy {result.metrics['test_acc']:.4f} ({result.run})")
-    X = encode(model, ds.x_test, "dense2")
+    if model is not None:
+        X = encode(model, ds.x_test, "dense2")
 
     perplexity = AnalysisConfig().perplexity  # what the study uses
     ours, t_ours = timed(tsne, X, seed=0, perplexity=perplexity)
@@ -63,7 +73,9 @@ def main() -> None:
     print(f"t-SNE of {X.shape[0]:,} x {X.shape[1]}: twistfm (perplexity {perplexity:g}) {t_ours:.1f} s,"
           f" preservation {p_ours:.4f}; scikit-learn "
           f"{t_sk:.1f} s, preservation {p_sk:.4f}; {t_sk / t_ours:.1f}x faster, preservation "
-          f"{'at or above' if p_ours >= p_sk else 'below'} scikit-learn's ({p_ours - p_sk:+.4f})")
+          f"{'at or above' if p_ours >= p_sk else 'below'} scikit-learn's ({p_ours - p_sk:+.4f})", flush=True)
+    if args.tsne_only or model is None:
+        return
 
     X_all = np.concatenate([encode(model, ds.x_train, "dense2"), X])
     test = np.arange(len(X_all)) >= len(ds.x_train)

@@ -3,12 +3,16 @@
 Usage:
   python bench/train_bench.py throughput            # cm1 images/s and % of the matrix-multiply limit, same run
   python bench/train_bench.py RECIPE [--seeds 0 1 2] # train a recipe; test accuracy, training time, images/s
+  ... [--kinds native avx2]                          # the kinds of CPU to run on (default: both; see _kinds.py)
 
 ``throughput`` measures, side by side in one run: this machine's float32 (and bfloat16)
 matrix-multiply GFLOPS; cm1's training images/s at batch 64 through twistfm's own training
 step (fp32 and bf16) and the share of the limit that is (FLOPs per image counted by
-PyTorch's FLOP counter, forward and backward); the seeds' batch-10 Adam recipe's images/s;
-and an epoch's evaluation seconds against its training seconds.
+PyTorch's FLOP counter, forward and backward); channels-last against the default layout for
+cm1 and tfm-small; the seeds' batch-10 Adam recipe's images/s; and an epoch of the quick
+recipe (in the precision "auto" chooses) with its evaluation seconds against its training
+seconds. Every figure is printed for each kind of CPU (the machine as it is, and AVX2 only),
+each kind in its own child process, one after the other.
 
 A recipe (see ``twistfm.recipes``) is trained on all 60,000 training images once per seed;
 each run's test accuracy, training minutes (evaluation excluded) and images/s are printed,
@@ -20,14 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from _kinds import main_for_kinds
 from torch.utils.flop_counter import FlopCounterMode
 
 from twistfm.data import load_dataset
@@ -60,10 +63,29 @@ def flops_per_image(model_name: str, batch: int = 64) -> float:
 
 def images_per_second(config: TrainConfig, n: int) -> float:
     """Training images/s of one epoch on the first ``n`` training images, through twistfm's own loop."""
-    ds = load_dataset().subset(n, 200)
-    with tempfile.TemporaryDirectory() as tmp:
-        result = fit(config, ds, RunDir.create("throughput", tmp), log=None)
+    result = fit(config, load_dataset().subset(n, 200), log=None)
     return result.metrics["train_images_per_second"]
+
+
+def layout_images_per_second(model_name: str, channels_last: bool, precision: str, batch: int = 128,
+                             steps: int = 60) -> float:
+    """Training images/s of plain Adam steps in one memory layout (what the loop's channels-last choice rests on)."""
+    model = create_model(model_name, 5)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    optimizer = torch.optim.Adam(model.parameters(), fused=True)
+    x = torch.rand(batch, 1, 28, 28).contiguous(memory_format=fmt)
+    y = torch.randint(0, 5, (batch,))
+    for i in range(steps + 5):
+        if i == 5:
+            start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return batch * steps / (time.perf_counter() - start)
 
 
 def throughput() -> None:
@@ -79,17 +101,26 @@ def throughput() -> None:
         achieved = ips * per_image / 1e9
         print(f"cm1 batch 64 {precision}: {ips:,.0f} images/s = {achieved:.1f} GFLOPS = {achieved / limit:.1%} of the "
               f"float32 matmul limit")
+    for model_name in ("cm1", "tfm-small"):
+        for precision in ("fp32", "bf16"):
+            plain = layout_images_per_second(model_name, False, precision)
+            last = layout_images_per_second(model_name, True, precision)
+            print(f"{model_name} batch 128 {precision}: channels-last {last:,.0f} images/s, default layout "
+                  f"{plain:,.0f} images/s (channels-last {last / plain:.2f}x)")
     seeds = recipe("seed-cm1-adam", epochs=1, val_split=0.0)
     print(f"the seeds' cm1 recipe (Adam, batch 10): {images_per_second(seeds, 10 * 1500):,.0f} images/s (target 1,700)")
     ds = load_dataset()
-    with tempfile.TemporaryDirectory() as tmp:
-        result = fit(recipe("quick", epochs=1), ds, RunDir.create("eval", tmp), log=None)
-    row = result.history[0]
-    print(f"quick recipe, one epoch: training {row['epoch_time']:.1f} s, evaluation {row['eval_time']:.1f} s "
-          f"({row['eval_time'] / row['epoch_time']:.0%} of training)")
+    for name in ("quick-cm1", "quick"):
+        result = fit(recipe(name, epochs=2), ds, log=None)
+        first, last = result.history
+        print(f"{name} recipe ({result.metrics['precision']}), 2 epochs: training {first['epoch_time']:.1f} s + "
+              f"{last['epoch_time']:.1f} s; evaluation {first['eval_time']:.1f} s after epoch 1 (validation only, "
+              f"{first['eval_time'] / first['epoch_time']:.0%} of its training), {last['eval_time']:.1f} s after the "
+              f"last (validation and test{', with flip TTA' if result.metrics and recipe(name).tta else ''}); "
+              f"test accuracy {result.metrics['test_acc']:.4f}")
 
 
-def train_recipe(name: str, seeds: list[int]) -> None:
+def train_recipe(name: str, seeds: list[int], kind: str) -> None:
     dataset = load_dataset()
     accs, runs = [], []
     for seed in seeds:
@@ -99,7 +130,8 @@ def train_recipe(name: str, seeds: list[int]) -> None:
                      log=lambda line, s=seed: print(f"  [{name} seed {s}] {line}", flush=True))
         m = result.metrics
         accs.append(m["test_acc"])
-        runs.append({"recipe": name, "seed": seed, "run": str(result.run), "config": config.to_json(),
+        runs.append({"recipe": name, "seed": seed, "kind": kind, "precision": m["precision"], "run": str(result.run),
+                     "config": config.to_json(),
                      "test_acc": m["test_acc"], "training_seconds": m["training_seconds"],
                      "evaluation_seconds": m["evaluation_seconds"], "epochs": m["epochs"],
                      "train_images_per_second": m["train_images_per_second"],
@@ -121,13 +153,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", help="throughput, or a recipe name")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads", flush=True)
-    if args.part == "throughput":
-        throughput()
-    else:
-        train_recipe(args.part, args.seeds)
+
+    def run(args: argparse.Namespace) -> None:
+        if args.part == "throughput":
+            throughput()
+        else:
+            train_recipe(args.part, args.seeds, args.kind)
+
+    main_for_kinds(parser, run)
 
 
 if __name__ == "__main__":

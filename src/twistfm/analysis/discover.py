@@ -260,6 +260,10 @@ def _known(classes: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
     return classes[mask]
 
 
+#: The t-SNE schedule the count's threshold was measured with (longer than the projections' default).
+_TSNE = dict(pca_dims=0, early_iter=125, coarse_iter=200, fine_iter=200)
+
+
 def _reduce(X: np.ndarray, seed: int) -> np.ndarray:
     """The first ``PCA_DIMS`` principal components (fewer where there are fewer points or features)."""
     return PCA(n_components=min(PCA_DIMS, X.shape[1], len(X)), random_state=seed).fit_transform(X)
@@ -283,14 +287,14 @@ def discover(X: np.ndarray, labels: np.ndarray, classes: np.ndarray | None = Non
     threshold : float, default=THRESHOLD
     seed : int, default=0
     """
-    embedding = tsne(_reduce(X, seed), seed=seed, pca_dims=0)
+    embedding = tsne(_reduce(X, seed), seed=seed, **_TSNE)
     points = embedding.points
     label_points = np.zeros_like(points)
     group = np.zeros(len(X), dtype=np.int64)
     per_label = []
     for value in np.unique(labels):
         mask = labels == value
-        label_points[mask] = tsne(_reduce(X[mask], seed), seed=seed, pca_dims=0).points
+        label_points[mask] = tsne(_reduce(X[mask], seed), seed=seed, **_TSNE).points
         assign, count = count_groups(label_points[mask], max_groups, seed, threshold)
         group[mask] = assign
         known = _known(classes, mask)

@@ -21,6 +21,8 @@ PRESERVATION_K = 10
 PLACE_ITER = 50
 #: Up to this many fitted points, t-SNE's gradient is Barnes-Hut's rather than FFT-interpolated.
 BH_POINTS = 4000
+#: t-SNE reduces an encoding to principal components first only when it is wider than this.
+TSNE_PCA_ABOVE = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,13 +72,15 @@ def pca(X: np.ndarray, seed: int = 0, fit_on: np.ndarray | None = None) -> Proje
                       explained_variance=[float(v) for v in model.explained_variance_ratio_])
 
 
-def tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = -1, pca_dims: int = 50,
-         early_iter: int = 125, coarse_iter: int = 200, fine_iter: int = 200, fit_on: np.ndarray | None = None,
+def tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = -1, pca_dims: int = 100,
+         early_iter: int = 75, coarse_iter: int = 125, fine_iter: int = 75, fit_on: np.ndarray | None = None,
          place_iter: int = PLACE_ITER) -> Projection:
     """t-SNE to 2-D with openTSNE, scheduled to be fast on a laptop CPU.
 
-    The encoding is first reduced to ``pca_dims`` principal components (cheap, and it barely
-    changes the neighbourhoods t-SNE reads); affinities use exact nearest neighbours up to
+    An encoding wider than ``TSNE_PCA_ABOVE`` is first reduced to ``pca_dims`` principal
+    components (the exact neighbours of a narrower one cost little, and a reduction to 50
+    lost 0.02-0.03 of neighbourhood preservation on 784 pixels, measured on training images
+    that no reported figure uses); affinities use exact nearest neighbours up to
     20,000 points (approximate beyond); the layout starts from PCA; the gradient uses FFT
     interpolation. After ``early_iter`` early-exaggeration iterations, ``coarse_iter``
     iterations run on an interpolation grid half as fine (four times cheaper: the grid is
@@ -105,7 +109,7 @@ def tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = -
     fit_on = np.ones(len(X), bool) if fit_on is None else np.asarray(fit_on, bool)
     n_fit = int(fit_on.sum())
     used = perplexity if n_fit >= 3 * perplexity + 2 else max(2.0, (n_fit - 2) / 3)
-    if pca_dims and X.shape[1] > pca_dims and n_fit > pca_dims:
+    if pca_dims and X.shape[1] > max(pca_dims, TSNE_PCA_ABOVE) and n_fit > pca_dims:
         X = PCA(n_components=pca_dims, random_state=seed).fit(X[fit_on]).transform(X)
     X = np.ascontiguousarray(X, dtype=np.float64)
     affinities = affinity.PerplexityBasedNN(X[fit_on], perplexity=used, method="exact" if n_fit <= 20000 else "annoy",
