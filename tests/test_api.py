@@ -113,6 +113,7 @@ def test_from_arrays_keeps_the_arrays_and_takes_lossless_integers():
     (lambda a: {**a, "x_train": a["x_train"].astype(np.int16) * 2}, "x_train: values 0..460; grey levels must lie in"),
     (lambda a: {**a, "x_train": a["x_train"].tolist()}, "x_train: expected a NumPy array of images, got list"),
     (lambda a: {**a, "y_train": a["y_train"][:-1]}, "y_train: 49 labels for 50 images in x_train"),
+    (lambda a: {**a, "y_test": np.r_[a["y_test"], 0]}, "y_test: 21 labels for 20 images in x_test"),
     (lambda a: {**a, "y_test": a["y_test"].astype(float)}, "y_test: dtype float64; labels must be integers"),
     (lambda a: {**a, "y_test": a["y_test"].reshape(-1, 1)}, "y_test: shape (20, 1); labels must be one integer"),
     (lambda a: {**a, "y_train": np.zeros(50, np.int64)}, "y_train: only 1 distinct label"),
