@@ -11,10 +11,10 @@ from torch import nn
 
 from .atomic import atomic_open
 from .errors import OptionError
-from .models import INPUT_SHAPE, layer_table, to_input
+from .models import INPUT_SHAPE, inference_layout, layer_table, to_input
 
 __all__ = ["layer_names", "candidate_layers", "default_layer", "check_layer", "encode", "encode_batches",
-           "encode_to_npy", "layer_width"]
+           "encode_layers", "encode_to_npy", "layer_width"]
 
 
 def layer_names(model: nn.Module) -> list[str]:
@@ -55,11 +55,41 @@ def encode_batches(model: nn.Module, images: np.ndarray, layer: str, batch_size:
     model.eval()
     stop = layer_names(model).index(layer) + 1
     modules = [m for _, m in model.named_children()][:stop]
-    for start in range(0, len(images), batch_size):
-        x = to_input(images[start:start + batch_size])
-        for module in modules:
-            x = module(x)
-        yield x.reshape(len(x), -1).numpy()
+    with inference_layout(model) as layout:
+        for start in range(0, len(images), batch_size):
+            x = to_input(images[start:start + batch_size]).contiguous(memory_format=layout)
+            for module in modules:
+                x = module(x)
+            yield x.reshape(len(x), -1).numpy()
+
+
+@torch.no_grad()
+def encode_layers(model: nn.Module, images: np.ndarray, layers: list[str], batch_size: int = 500
+                  ) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield ``(layer, encoding)`` for each of ``layers`` in model order, in one forward pass.
+
+    Each layer's output is computed from the previous one's, so scoring every layer costs one
+    pass through the network rather than one per layer. Each encoding (N, d) float32 is valid
+    until the next is asked for: the next layer is computed from it.
+    """
+    for layer in layers:
+        check_layer(model, layer)
+    names = layer_names(model)
+    children = [m for _, m in model.named_children()]
+    model.eval()
+    current, done = to_input(images), 0
+    with inference_layout(model) as layout:
+        for layer in sorted(set(layers), key=names.index):
+            stop = names.index(layer) + 1
+            outputs = []
+            for start in range(0, max(1, len(current)), batch_size):
+                x = current[start:start + batch_size]
+                x = x.contiguous(memory_format=layout) if x.dim() == 4 else x
+                for module in children[done:stop]:
+                    x = module(x)
+                outputs.append(x.contiguous())
+            current, done = torch.cat(outputs), stop
+            yield layer, current.reshape(len(current), int(np.prod(current.shape[1:]))).numpy()
 
 
 def encode(model: nn.Module, images: np.ndarray, layer: str, batch_size: int = 500) -> np.ndarray:

@@ -35,7 +35,7 @@ from .data import Dataset
 from .distributed import PeerStopped, Team
 from .errors import Interrupted, OptionError, RunError
 from .machine import PRECISIONS, available_cores, choose_precision
-from .models import check_model_args, count_parameters, create_model, format_summary, to_input
+from .models import check_model_args, count_parameters, create_model, format_summary, inference_layout, to_input
 from .progress import BatchBar, say
 from .runs import ModelRecord, RunDir
 from .schema import Typed, from_json
@@ -626,13 +626,14 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta: bool
     model.eval()
     device = next(model.parameters()).device
     out = []
-    for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size].to(device)
-        with _precision(device, precision):
-            logits = model(xb).float()
-            if tta:
-                logits = (logits + model(xb.flip(3)).float()) / 2
-        out.append(logits.cpu())
+    with inference_layout(model) as layout:
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size].to(device).contiguous(memory_format=layout)
+            with _precision(device, precision):
+                logits = model(xb).float()
+                if tta:
+                    logits = (logits + model(xb.flip(3)).float()) / 2
+            out.append(logits.cpu())
     return torch.cat(out) if out else torch.empty(0)
 
 

@@ -10,7 +10,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 from torch import nn
 
-from ..encode import candidate_layers, encode
+from ..encode import candidate_layers, encode_layers
 from ..schema import Typed
 from .cluster import kmeans
 from .neighbours import KNN_K, knn_accuracy
@@ -100,9 +100,10 @@ def score_layers(model: nn.Module, x_train: np.ndarray, y_train: np.ndarray, x_t
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(x_train), min(train_sample, len(x_train)), replace=False))
     rows = []
-    for layer in layers or candidate_layers(model):
-        row = score_layer(layer, encode(model, x_train[pick], layer), y_train[pick], encode(model, x_test, layer),
-                          y_test, seed=seed)
+    layers = layers or candidate_layers(model)
+    for (layer, train), (_, test) in zip(encode_layers(model, x_train[pick], layers),
+                                         encode_layers(model, x_test, layers), strict=True):
+        row = score_layer(layer, train, y_train[pick], test, y_test, seed=seed)
         rows.append(row)
         if log:
             sil = "-" if row.silhouette is None else f"{row.silhouette:.3f}"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["activation", "conv", "dense", "named", "to_input", "INPUT_SHAPE", "LEAKY_SLOPE"]
+__all__ = ["activation", "conv", "dense", "named", "to_input", "inference_layout", "INPUT_SHAPE", "LEAKY_SLOPE"]
 
 #: Every model takes float32 NCHW images in [0, 1] of this shape.
 INPUT_SHAPE = (1, 28, 28)
@@ -17,6 +19,29 @@ INPUT_SHAPE = (1, 28, 28)
 def to_input(images: np.ndarray) -> torch.Tensor:
     """The model boundary: uint8 images (N, 28, 28) -> float32 NCHW in [0, 1] (``x / 255``)."""
     return torch.from_numpy(np.asarray(images, dtype=np.float32)).unsqueeze(1).div_(255.0)
+
+
+@contextlib.contextmanager
+def inference_layout(model: nn.Module) -> Iterator[torch.memory_format]:
+    """Run ``model`` in the memory layout its convolutions are fastest in, restoring its own after.
+
+    On a CPU that is channels-last (oneDNN's convolutions read it directly: 1.1-1.8x faster
+    than the default layout on AVX2 and AVX-512 CPUs alike, measured by
+    ``bench/train_bench.py throughput``); elsewhere the layout is kept. Yields the layout to
+    give the input batches.
+    """
+    param = next(model.parameters(), None)
+    if param is None or param.device.type != "cpu":
+        yield torch.contiguous_format
+        return
+    # A model being trained may be channels-last already, and its optimiser's state has its strides.
+    own = (torch.channels_last if any(p.dim() == 4 and not p.is_contiguous() for p in model.parameters())
+           else torch.contiguous_format)
+    model.to(memory_format=torch.channels_last)
+    try:
+        yield torch.channels_last
+    finally:
+        model.to(memory_format=own)
 
 
 #: Keras's default LeakyReLU slope.
