@@ -69,8 +69,7 @@ def encode_layers(model: nn.Module, images: np.ndarray, layers: list[str], batch
     """Yield ``(layer, encoding)`` for each of ``layers`` in model order, in one forward pass.
 
     Each layer's output is computed from the previous one's, so scoring every layer costs one
-    pass through the network rather than one per layer. Each encoding (N, d) float32 is valid
-    until the next is asked for: the next layer is computed from it.
+    pass through the network rather than one per layer. Each encoding is (N, d) float32.
     """
     for layer in layers:
         check_layer(model, layer)
@@ -84,7 +83,8 @@ def encode_layers(model: nn.Module, images: np.ndarray, layers: list[str], batch
             outputs = []
             for start in range(0, max(1, len(current)), batch_size):
                 x = current[start:start + batch_size]
-                x = x.contiguous(memory_format=layout) if x.dim() == 4 else x
+                # A copy, so that a layer working in place never changes an encoding already given out.
+                x = x.clone(memory_format=layout if x.dim() == 4 else torch.contiguous_format)
                 for module in children[done:stop]:
                     x = module(x)
                 outputs.append(x.contiguous())

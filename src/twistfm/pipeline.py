@@ -53,7 +53,7 @@ from .atomic import atomic_open, json_text, refuse_special, write_bytes, write_j
 from .data import CLASS_NAMES, Dataset, DataSpec, LabelSummary, export_csv, load_original
 from .data.loader import load_dataset
 from .distributed import Team, team_of
-from .encode import candidate_layers, check_layer, default_layer, encode, encode_to_npy
+from .encode import candidate_layers, check_layer, default_layer, encode, encode_layers, encode_to_npy
 from .errors import DataError, Interrupted, OptionError, RunError, TwistfmError
 from .machine import choose_precision
 from .models import LayerRow, layer_table, to_input
@@ -532,8 +532,9 @@ def compute_analysis(model: nn.Module, record: ModelRecord, ds: Dataset, config:
     images, y, _ = ds.split(config.points)
     n_train = len(ds.x_train) if config.points == "all" else 0
     test = np.arange(len(y)) >= n_train
-    X = encode(model, images, layer)
-    predicted = np.asarray(record.label_values)[predict(model, to_input(images)).argmax(1).numpy()]
+    encodings = dict(encode_layers(model, images, [layer, "output"]))  # one pass gives both
+    X = encodings[layer]
+    predicted = np.asarray(record.label_values)[encodings["output"].argmax(1)]
     projections = _projections(X, test, config, log)
     clusterings = _clusterings(X, y, test, config, log)
     decoding, recovery = decode_dataset(ds, seed=config.seed, log=log)
