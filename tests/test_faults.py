@@ -374,3 +374,12 @@ def test_weights_with_nan_are_refused_naming_the_tensor(tmp_path, analysed):
     tensors[name].view(-1)[0] = float("nan")
     save_file(tensors, str(run / "model.safetensors"))
     assert_cli_error(cli("encode", str(run)), f"tensor {name!r} holds NaN or infinite values")
+
+
+def test_twistfm_data_naming_a_file_is_refused(tmp_path):
+    from conftest import assert_one_line_error, run_cli
+
+    named = tmp_path / "archives.gz"
+    named.write_bytes(b"not a folder")
+    assert_one_line_error(run_cli("data", "info", env={"TWISTFM_DATA": str(named)}),
+                          f"{named}: $TWISTFM_DATA names a file, not a folder")

@@ -151,6 +151,9 @@ def locate_archives(
         if missing:
             raise DataError(f"{directory}: missing {', '.join(missing)}; {_REMEDY}")
         return Archives(directory, "--data-dir")
+    named = os.environ.get("TWISTFM_DATA")
+    if named and Path(named).exists() and not Path(named).is_dir():
+        raise DataError(f"{named}: $TWISTFM_DATA names a file, not a folder; {_REMEDY}")
     for directory, origin in search_dirs(None):
         if _has_all(directory):
             return Archives(directory, origin)
