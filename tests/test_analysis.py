@@ -49,8 +49,14 @@ def test_cluster_scores_on_separable_blobs():
     assert km.scores["purity"] == pytest.approx(1.0)
     assert km.table.sum() == len(y)
     db = dbscan(X, y, min_samples=4)
-    assert db.params["eps"] > 0 and db.scores["n_clusters"] >= 1
-    assert db.matched == {str(c): i for c, i in match_to_labels(db.labels_, y).items()}
+    assert db.params["eps"] > 0 and db.scores["n_clusters"] == len(np.unique(y))
+    assert db.scores["ari"] > 0.95
+    # Every cluster is matched to the one label its points carry, and every label gets a cluster.
+    matched = {cluster: label for cluster, label in db.matched.items() if cluster != "-1"}  # -1: noise
+    assert sorted(matched.values()) == sorted(np.unique(y).tolist())
+    for cluster, label in matched.items():
+        members = y[db.labels_ == int(cluster)]
+        assert len(members) and (members == label).mean() > 0.95, (cluster, label)
 
 
 @pytest.mark.parametrize("kw, fragment", [
@@ -80,7 +86,9 @@ def test_knee_of_a_hockey_stick():
 def test_projections():
     X, y = _blobs(400)
     p = pca(X)
-    assert p.points.shape == (400, 2) and sum(p.explained_variance) <= 1
+    assert p.points.shape == (400, 2)
+    singular = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+    np.testing.assert_allclose(p.explained_variance, (singular**2 / (singular**2).sum())[:2], rtol=1e-4)
     t = tsne(X, seed=1)
     assert t.points.shape == (400, 2)
     assert np.array_equal(t.points, tsne(X, seed=1).points), "same seed, same t-SNE"

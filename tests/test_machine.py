@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 import torch
@@ -67,7 +68,7 @@ def test_available_cores_honours_the_affinity_and_a_cgroup_quota(monkeypatch):
 
 def test_threads_are_capped_at_the_cores_available(monkeypatch, tiny_dataset):
     before = torch.get_num_threads()
-    monkeypatch.setattr("twistfm.train.available_cores", lambda: 1)
+    monkeypatch.setattr(sys.modules["twistfm.train"], "available_cores", lambda: 1)  # twistfm.train is also a function
     try:
         torch.set_num_threads(2)
         fit(TrainConfig(model="cm1", epochs=1, batch_size=200, precision="fp32"), tiny_dataset, log=None)

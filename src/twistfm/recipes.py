@@ -15,7 +15,7 @@ from typing import Any
 from .errors import OptionError
 from .train import TrainConfig
 
-__all__ = ["Recipe", "RECIPES", "recipe", "list_recipes"]
+__all__ = ["Recipe", "RECIPES", "recipe"]
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,6 @@ RECIPES: dict[str, Recipe] = {
                     val_split=0.0, augment=True),
         "the 10-class reference classifier that names images matching no Fashion-MNIST image"),
 }
-
-
-def list_recipes() -> list[str]:
-    """Names of the recipes, in definition order."""
-    return list(RECIPES)
 
 
 def recipe(name: str, **overrides: Any) -> TrainConfig:

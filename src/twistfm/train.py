@@ -45,7 +45,7 @@ __all__ = ["TrainConfig", "Splits", "TrainEvent", "TrainResult", "Callback", "fi
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle", "cosine")
-_MAX_SEED = 2**63 - 1
+_MAX_TORCH_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,7 +140,7 @@ class TrainConfig(Typed):
             (0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
             (0 <= self.erasing <= 1, f"--erasing must be in [0, 1], got {self.erasing}"),
             (0 <= self.ema < 1, f"--ema must be in [0, 1), got {self.ema}"),
-            (0 <= self.seed <= _MAX_SEED, f"--seed must be in 0..{_MAX_SEED}, got {self.seed}"),
+            (0 <= self.seed <= _MAX_TORCH_SEED, f"--seed must be in 0..{_MAX_TORCH_SEED}, got {self.seed}"),
             (self.threads is None or self.threads >= 1, f"--threads must be at least 1, got {self.threads}"),
             (self.device in ("auto", "cpu") or self.device.startswith("cuda"),
              f"--device {self.device!r}: use auto, cpu or cuda"),

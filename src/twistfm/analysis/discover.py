@@ -2,12 +2,12 @@
 
 Blind means without class ids. Each label's images are embedded in 2-D on their own: the
 encoding of the discovery layer (by default the first pooling, where the network still
-sees shapes rather than labels) is reduced to ``PCA_DIMS`` principal components and mapped
+sees shapes rather than labels) is reduced to ``DISCOVERY_DIMS`` principal components and mapped
 by a t-SNE of that label only; there, the kinds of image behind the label fall apart into
 islands. The number of groups is the largest k whose K-means *prediction strength*
 (Tibshirani & Walther, 2005) is at least ``THRESHOLD``: cluster one half of the points,
 cluster the other half, and measure how often pairs that one clustering puts together the
-other does too (the mean of ``SPLITS`` random halvings). A label that is one kind of thing
+other does too (the mean of ``HALVINGS`` random halvings). A label that is one kind of thing
 keeps one group (k = 1 always has strength 1). The kinds of image in the whole set are the
 groups of all labels together (``Discovery.kinds``); the same criterion on one t-SNE of all
 images, labels ignored, is shown beside it (``Discovery.overall``): on Fashion-MNIST that
@@ -41,16 +41,16 @@ from ..schema import Typed
 from .project import tsne
 
 __all__ = ["GroupCount", "Group", "LabelGroups", "Discovery", "prediction_strength", "count_groups", "discover",
-           "MAX_GROUPS", "THRESHOLD", "SPLITS", "PCA_DIMS", "TYPICAL", "BORDERLINE"]
+           "MAX_GROUPS", "THRESHOLD", "HALVINGS", "DISCOVERY_DIMS", "TYPICAL", "BORDERLINE"]
 
 #: Most groups looked for within one label (the whole set allows twice as many).
 MAX_GROUPS = 6
 #: Lowest prediction strength a number of groups must reach to be taken.
 THRESHOLD = 0.95
 #: Random halvings averaged in one prediction strength.
-SPLITS = 10
+HALVINGS = 10
 #: Principal components of the encoding that the discovery t-SNE starts from.
-PCA_DIMS = 50
+DISCOVERY_DIMS = 50
 #: Images shown per group: the most typical (nearest its centre) and the most borderline.
 TYPICAL, BORDERLINE = 8, 4
 
@@ -189,7 +189,7 @@ class Discovery(Typed):
         return float(np.mean(aris)) if aris else None
 
 
-def prediction_strength(points: np.ndarray, k: int, seed: int = 0, splits: int = SPLITS) -> float:
+def prediction_strength(points: np.ndarray, k: int, seed: int = 0, splits: int = HALVINGS) -> float:
     """Prediction strength of K-means with ``k`` clusters on ``points`` (1.0 for k = 1).
 
     The points are halved at random; each half is clustered; for every cluster of the second
@@ -265,8 +265,8 @@ _TSNE = dict(pca_dims=0, early_iter=125, coarse_iter=200, fine_iter=200)
 
 
 def _reduce(X: np.ndarray, seed: int) -> np.ndarray:
-    """The first ``PCA_DIMS`` principal components (fewer where there are fewer points or features)."""
-    return PCA(n_components=min(PCA_DIMS, X.shape[1], len(X)), random_state=seed).fit_transform(X)
+    """The first ``DISCOVERY_DIMS`` principal components (fewer where there are fewer points or features)."""
+    return PCA(n_components=min(DISCOVERY_DIMS, X.shape[1], len(X)), random_state=seed).fit_transform(X)
 
 
 def discover(X: np.ndarray, labels: np.ndarray, classes: np.ndarray | None = None, *, split: str = "test",
@@ -310,8 +310,8 @@ def discover(X: np.ndarray, labels: np.ndarray, classes: np.ndarray | None = Non
     return Discovery(
         split=split, layer=layer, points=points, label_points=label_points, labels=labels, group=group,
         per_label=per_label, overall=overall, overall_group=overall_group,
-        params={"pca_dims": PCA_DIMS, "tsne": embedding.params, "criterion": "K-means prediction strength",
-                "embedding": "a t-SNE per label", "threshold": threshold, "splits": SPLITS, "max_groups": max_groups,
+        params={"pca_dims": DISCOVERY_DIMS, "tsne": embedding.params, "criterion": "K-means prediction strength",
+                "embedding": "a t-SNE per label", "threshold": threshold, "splits": HALVINGS, "max_groups": max_groups,
                 "seed": seed},
         overall_true=None if all_known is None else len(np.unique(all_known)),
         overall_ari=None if all_known is None else float(adjusted_rand_score(all_known, overall_group)))

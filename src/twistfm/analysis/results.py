@@ -28,7 +28,7 @@ __all__ = ["AnalysisConfig", "Analysis", "POINTS"]
 #: Which images an analysis covers.
 POINTS = ("all", "test")
 
-_MAX_SEED = 2**32 - 1  # scikit-learn's random_state range
+_MAX_SKLEARN_SEED = 2**32 - 1  # scikit-learn's random_state range
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,9 +89,9 @@ class AnalysisConfig:
              f"--min-samples must be between 1 and the number of points ({n_points}), got {self.min_samples}"),
             (math.isfinite(self.perplexity) and self.perplexity > 0,
              f"--perplexity must be a positive number, got {self.perplexity}"),
-            (0 <= self.seed <= _MAX_SEED, f"--seed must be in 0..{_MAX_SEED}, got {self.seed}"),
+            (0 <= self.seed <= _MAX_SKLEARN_SEED, f"--seed must be in 0..{_MAX_SKLEARN_SEED}, got {self.seed}"),
             (2 <= self.max_groups <= 20, f"--max-groups must be between 2 and 20, got {self.max_groups}"),
-            (self.points in POINTS, f"--points {self.points!r}: choose one of {', '.join(POINTS)}"),
+            (self.points in POINTS, f"points {self.points!r}: choose one of {', '.join(POINTS)}"),
             (1 <= self.gallery_size <= 15, f"gallery_size must be between 1 and 15, got {self.gallery_size}"),
             (self.train_sample >= 1, f"train_sample must be at least 1, got {self.train_sample}"),
             (not self.use_umap or umap_available(), "--umap needs the optional package: pip install 'twistfm[umap]'"),
