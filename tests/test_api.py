@@ -48,7 +48,16 @@ def memory_run():
 
 @pytest.fixture(scope="module")
 def memory_analysis(memory_run):
-    return twistfm.analyse(memory_run)
+    """The analysis of ``memory_run``, computed in an empty working folder that it leaves empty."""
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chdir(scratch)
+        try:
+            analysis = twistfm.analyse(memory_run)
+        finally:
+            os.chdir(here)
+        assert os.listdir(scratch) == []
+    return analysis
 
 
 # ------------------------------------------------------------------ import
@@ -219,7 +228,7 @@ def test_encode(memory_run):
         twistfm.encode(memory_run, split="val")
 
 
-def test_analyse_in_memory(memory_run, memory_analysis, tmp_path, monkeypatch):
+def test_analyse_in_memory(memory_run, memory_analysis):
     a = memory_analysis
     assert a.run is memory_run and len(a.images) == 800 and a.analysis.model == "cm1"
     assert set(a.analysis.projections) == {"pca", "tsne"} and set(a.analysis.clusterings) == {"kmeans", "dbscan", "hdbscan"}
@@ -228,9 +237,6 @@ def test_analyse_in_memory(memory_run, memory_analysis, tmp_path, monkeypatch):
     page = a._repr_html_()
     _no_dump(page)
     assert "what each label means" in page and page.count("data:image/png;base64,") == a.discovery.kinds
-    monkeypatch.chdir(tmp_path)
-    twistfm.analyse(memory_run, layer="pool1", points="test")
-    assert os.listdir(tmp_path) == []
     with pytest.raises(OptionError, match="unknown option 'points_'"):
         twistfm.analyse(memory_run, points_="test")
     with pytest.raises(OptionError, match="no layer 'dense9'"):

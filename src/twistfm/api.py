@@ -132,7 +132,9 @@ def train(model: str, data: Dataset, recipe: str | None = None, *, runs_root: Pa
         :class:`~twistfm.train.TrainConfig`'s defaults.
     runs_root : path-like or None, default=None
         None trains in memory and writes nothing; a folder gets a new run folder with the
-        weights, history, metrics and figures, as ``twistfm train`` writes.
+        weights, history, metrics and figures, as ``twistfm train`` writes. A run of arrays
+        in memory (:meth:`Dataset.from_arrays`) is saved too, but its folder does not say
+        where its images are: pass the returned :class:`Run` to the later stages.
     callbacks : sequence of callables, default=()
         Called with each :class:`~twistfm.train.TrainEvent` (see :func:`twistfm.train.fit`).
     verbose : bool, default=False

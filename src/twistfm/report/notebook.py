@@ -222,7 +222,6 @@ class Run:
 
     def plot_history(self) -> Figure:
         """Loss and accuracy per epoch, for training, validation and test images."""
-
         return history_figure(self._rows, f"{self.config.model}: training history")
 
     def __repr__(self) -> str:
@@ -231,14 +230,11 @@ class Run:
                 f"{len(self._rows)} epoch(s), {where}>")
 
     def _repr_html_(self) -> str:
-
         m = self.metrics
         rows = [{"model": self.config.model, "epochs": len(self._rows), "test accuracy": m["test_acc"],
                  "validation accuracy": m.get("val_acc"), "parameters": m.get("parameters"),
                  "training seconds": m.get("training_seconds"), "run folder": str(self.path or "in memory")}]
         return f"<b>twistfm run</b>{table_html(rows)}{figure_html(self.plot_history())}" if self._rows else escape(self)
-
-
 
 
 @dataclass(frozen=True, repr=False)
@@ -261,14 +257,11 @@ class Encoding:
         return f"<twistfm Encoding of {self.layer} ({self.split}): {self.values.shape[0]:,} x {self.values.shape[1]:,}>"
 
     def _repr_html_(self) -> str:
-
         values, counts = np.unique(self.labels, return_counts=True)
         rows = [{"layer": self.layer, "split": self.split, "images": self.values.shape[0],
                  "features": self.values.shape[1], "mean": float(self.values.mean()), "std": float(self.values.std()),
                  "images per label": ", ".join(f"{v}: {c:,}" for v, c in zip(values, counts, strict=True))}]
         return f"<b>twistfm encoding</b>{table_html(rows)}"
-
-
 
 
 @dataclass(frozen=True, repr=False)
@@ -300,7 +293,6 @@ class Groups:
         return f"<twistfm Groups in {self.result.layer} ({self.result.split}); groups per label {counts}>"
 
     def _repr_html_(self) -> str:
-
         rows = [{"label": lg.label, "group": g + 1, "images": group.size, "looks like": group.looks_like,
                  "share": group.share, "typical images": thumbnails_html(self.images[group.typical[:8]])}
                 for lg in self.result.per_label for g, group in enumerate(lg.groups)]
@@ -373,7 +365,6 @@ class AnalysisResult:
 
     def gallery(self, label: int, per_row: int = 10) -> Figure:
         """The images of ``label``, one row per group found inside it: the most typical, then borderline ones."""
-
         groups = self.discovery
         if groups is None:
             raise OptionError("gallery: this analysis has no discovery")
@@ -398,7 +389,6 @@ class AnalysisResult:
                 f"k-NN accuracy {a.knn_acc:.4f}>")
 
     def _repr_html_(self) -> str:
-
         a = self.analysis
         head = [{"model": a.model, "layer": a.layer, "best layer": a.layers.best, "images": len(a.labels),
                  "k-NN accuracy": a.knn_acc}]
@@ -431,10 +421,7 @@ class Explorer:
         return f"<twistfm Explorer of {len(self.analysis.labels):,} images>"
 
     def _repr_html_(self) -> str:
-
         return explorer_frame(self.page, self.height)
-
-
 
 
 @dataclass(frozen=True, repr=False)
@@ -478,7 +465,6 @@ class Study:
         return f"<twistfm Study of {len(self.rows)} run(s): {self.report_path}>"
 
     def _repr_html_(self) -> str:
-
         rows = [{k: r[k] for k in ("model", "seed", "test_acc", "training_seconds", "parameters")} for r in self.rows]
         meaning = "".join(f"<li>{escape(line)}</li>" for line in self.meaning)
         return (f"<b>twistfm study</b>{table_html(rows)}<ul>{meaning}</ul>"
