@@ -352,27 +352,27 @@ CSS = """
 .explorer-controls,.explorer-tools{display:flex;gap:.5rem 1.2rem;align-items:center;flex-wrap:wrap;margin:.4rem 0;
   font-size:.95rem}
 .explorer-tools{gap:.4rem}.explorer-tools button,.explorer-controls button{font-size:.85rem;padding:.2rem .55rem;
-  border:1px solid var(--line);border-radius:6px;background:#fff;cursor:pointer}
-.explorer-tools button[aria-pressed=true]{background:var(--accent);color:#fff;border-color:var(--accent)}
+  border:1px solid var(--line,#e3e7eb);border-radius:6px;background:#fff;cursor:pointer}
+.explorer-tools button[aria-pressed=true]{background:var(--accent,#0072B2);color:#fff;border-color:var(--accent,#0072B2)}
 .explorer-controls select,.explorer-controls input{font-size:.95rem;padding:.15rem .3rem;max-width:100%}
 .explorer-controls form{display:flex;gap:.3rem;align-items:center;flex-wrap:wrap}.small{font-size:.82rem;margin:.1rem 0}
 .explorer-main{display:grid;grid-template-columns:minmax(0,1fr) 330px;gap:.8rem}
-#twistfm-plot{min-height:620px;min-width:0;background:#fff;border:1px solid var(--line);border-radius:8px}
+#twistfm-plot{min-height:620px;min-width:0;background:#fff;border:1px solid var(--line,#e3e7eb);border-radius:8px}
 #twistfm-side{max-height:640px;overflow:auto;min-width:0}
 .legend{display:flex;flex-direction:column;gap:.2rem;max-height:230px;overflow:auto;font-size:.85rem}
-.chip{display:inline-flex;gap:.35rem;align-items:center;border:1px solid var(--line);background:#fff;border-radius:12px;
+.chip{display:inline-flex;gap:.35rem;align-items:center;border:1px solid var(--line,#e3e7eb);background:#fff;border-radius:12px;
       padding:.12rem .5rem;font-size:.82rem;cursor:pointer;margin:.1rem;text-align:left}
 .chip.off{opacity:.45;text-decoration:line-through}.swatch{width:.8rem;height:.8rem;border-radius:50%;flex:none}
-.hover-box{margin-top:.6rem;background:#fff;border:1px solid var(--line);border-radius:8px;padding:.5rem;font-size:.8rem;
+.hover-box{margin-top:.6rem;background:#fff;border:1px solid var(--line,#e3e7eb);border-radius:8px;padding:.5rem;font-size:.8rem;
   display:flex;gap:.5rem;align-items:flex-start}.hover-box p{margin:0}
-.hover-box canvas{image-rendering:pixelated;border:1px solid var(--line);display:block;flex:none}
+.hover-box canvas{image-rendering:pixelated;border:1px solid var(--line,#e3e7eb);display:block;flex:none}
 .filters details{display:inline-block;vertical-align:top;margin:.3rem .6rem .3rem 0;font-size:.85rem}
-.selection{font-size:.85rem}.selection canvas{image-rendering:pixelated;border:1px solid var(--line);max-width:100%;
+.selection{font-size:.85rem}.selection canvas{image-rendering:pixelated;border:1px solid var(--line,#e3e7eb);max-width:100%;
   cursor:zoom-in}
 .selection .actions{display:flex;flex-wrap:wrap;gap:.3rem;margin:.3rem 0}.selection .actions button{font-size:.8rem}
 .selection ol{padding-left:1.4rem;margin:.3rem 0}
 .count-tables{display:flex;flex-wrap:wrap;gap:.6rem}.counts{width:auto;font-size:.78rem}
-#twistfm-enlarged canvas{image-rendering:pixelated;border:1px solid var(--line);max-width:80vw;height:auto}
+#twistfm-enlarged canvas{image-rendering:pixelated;border:1px solid var(--line,#e3e7eb);max-width:80vw;height:auto}
 #twistfm-enlarged p{max-width:280px;font-size:.85rem}
 @media (max-width:760px){
   .explorer-main{grid-template-columns:minmax(0,1fr)}
