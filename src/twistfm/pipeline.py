@@ -189,8 +189,6 @@ def _train(config: TrainConfig, data: DataSpec, runs_root: str | Path, dataset: 
     run = RunDir(_on_main(team, new_run))
     if log and team.size > 1 and team.main:
         log(f"run: {run} ({team.size} processes, {team.backend}, global batch {config.batch_size * team.size})")
-    if log and team.main:
-        log(f"precision: {reason}")
     result = fit(config, full.subset(data.n_train, data.n_test), run, callbacks=callbacks, log=log, team=team)
     if team.main:
         _save_training_figures(result)

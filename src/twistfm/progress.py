@@ -19,11 +19,11 @@ def say(message: str) -> None:
 
 
 class BatchBar:
-    """A per-batch Rich progress bar on a terminal; nothing otherwise."""
+    """A per-batch Rich progress bar on a terminal (unless ``shown`` is false); nothing otherwise."""
 
-    def __init__(self, description: str, total: int) -> None:
+    def __init__(self, description: str, total: int, shown: bool = True) -> None:
         self._progress = None
-        if is_interactive():
+        if shown and is_interactive():
             from rich.progress import Progress, TextColumn
 
             self._progress = Progress(*Progress.get_default_columns(), TextColumn("{task.fields[info]}"),

@@ -325,7 +325,7 @@ def fit(config: TrainConfig, dataset: Dataset, run: RunDir | None = None, *, res
     torch.manual_seed(config.seed)
     model = create_model(config.model, dataset.num_labels, **config.model_args)
     optimizer = _make_optimizer(config, model)
-    loop = _Loop(config, model.to(device), optimizer, splits, device, run, callbacks, log, team, used)
+    loop = _Loop(config, model.to(device), optimizer, splits, device, run, callbacks, log, team, used, reason)
     history = _start(config, loop, run, resume, team)
     stopped = loop.train(history)
     loop.net = loop.model  # drop the data-parallel wrapper before the process group goes
@@ -399,6 +399,7 @@ class _Loop:
     log: Callable[[str], None] | None
     team: Team
     precision: str
+    precision_reason: str
 
     def __post_init__(self) -> None:
         self.channels_last = self.device.type == "cpu"
@@ -424,6 +425,7 @@ class _Loop:
     def train(self, history: list[dict[str, float]]) -> bool:
         """Train the remaining epochs, appending to ``history``; True when a callback stopped early."""
         epochs = self.config.epochs
+        self.first_epoch = len(history) + 1
         for epoch in range(len(history) + 1, epochs + 1):
             done = epoch - 1
             left = (f"the checkpoint after epoch {done} is saved: resume with 'twistfm train --resume {self.run}'"
@@ -452,6 +454,8 @@ class _Loop:
             self.run.save_checkpoint(self.model, self.optimizer, history, extra=self._extra())
             self.run.write_history(history)
         if self.log is not None:
+            if epoch == self.first_epoch:  # said once, with the first epoch's line, so an error stays one line
+                self.log(f"precision: {self.precision_reason}")
             held_out = (f"val_loss {row['val_loss']:.4f}  val_acc {row['val_acc']:.4f}  " if len(self.splits.x_val) else "")
             test = f"test_acc {row['test_acc']:.4f}  " if math.isfinite(row["test_acc"]) else ""
             self.log(f"epoch {epoch}/{self.config.epochs}  loss {row['train_loss']:.4f}  acc {row['train_acc']:.4f}  "
@@ -472,7 +476,7 @@ class _Loop:
         start = time.perf_counter()
         # Sums stay tensors until the epoch ends: reading a value each step would make every step wait for it.
         loss_sum, correct, seen = torch.zeros((), dtype=torch.float64), torch.zeros((), dtype=torch.int64), 0
-        bar = BatchBar(f"epoch {epoch}/{config.epochs}", self.steps_per_epoch)
+        bar = BatchBar(f"epoch {epoch}/{config.epochs}", self.steps_per_epoch, shown=self.log is not None)
         for b in range(self.steps_per_epoch):
             for group in self.optimizer.param_groups:
                 group["lr"] = _lr_at(config, (epoch - 1) * self.steps_per_epoch + b, total_steps)
