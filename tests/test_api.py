@@ -177,11 +177,12 @@ def test_library_calls_print_only_when_asked(capfd):
     assert capfd.readouterr() == ("", "")
     lines: list[str] = []
     twistfm.train("cm1", data, epochs=2, log=lines.append)
-    assert [line.split()[:2] for line in lines] == [["epoch", "1/2"], ["epoch", "2/2"]]
+    assert [line.split()[:2] for line in lines[1:]] == [["epoch", "1/2"], ["epoch", "2/2"]]
+    assert lines[0].startswith("precision: ")  # said once, with the first epoch
     assert capfd.readouterr() == ("", "")
     twistfm.train("cm1", data, epochs=1, verbose=True)
     captured = capfd.readouterr()
-    assert captured.out == "" and captured.err.startswith("epoch 1/1")
+    assert captured.out == "" and captured.err.startswith("precision: ") and "\nepoch 1/1" in captured.err
 
 
 def test_train_into_a_folder_and_open_it_again(tmp_path):

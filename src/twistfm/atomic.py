@@ -69,12 +69,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     OSError (disk full, file-size limit, ...) is raised as a :class:`WriteError`.
     """
     path = Path(path)
-    refuse_special(path)
-    remove_stale_temporaries(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise write_failure(path, exc) from None
+    fd, tmp = _temporary(path)
     try:
         kwargs = {} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}
         with os.fdopen(fd, mode, **kwargs) as handle:
@@ -183,6 +178,17 @@ def json_text(obj: Any) -> str:
     return json.dumps(_finite(obj), indent=2, default=_jsonable, allow_nan=False) + "\n"
 
 
+def _temporary(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path`` (after refusing a special file there and removing
+    the temporaries a dead process left for it): its descriptor and name."""
+    refuse_special(path)
+    remove_stale_temporaries(path)
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_failure(path, exc) from None
+
+
 def write_together(files: dict[Path, bytes]) -> None:
     """Write several files so that they change together: every one is written whole under a temporary
     name first, then all are renamed in one quick pass (run it inside
@@ -190,12 +196,7 @@ def write_together(files: dict[Path, bytes]) -> None:
     temporaries: list[tuple[str, Path]] = []
     try:
         for path, data in files.items():
-            refuse_special(path)
-            remove_stale_temporaries(path)
-            try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
-            except OSError as exc:
-                raise write_failure(path, exc) from None
+            fd, tmp = _temporary(Path(path))
             temporaries.append((tmp, path))
             try:
                 with os.fdopen(fd, "wb") as handle:

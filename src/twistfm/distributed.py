@@ -23,6 +23,7 @@ import torch
 import torch.distributed as dist
 
 from .errors import TwistfmError
+from .interrupts import received
 
 __all__ = ["Team", "join_team", "team_of", "launch", "PeerStopped"]
 
@@ -158,7 +159,10 @@ def launch(args: list[str], nproc: int, entry: list[str] | None = None) -> int:
     if code == 0:
         return 0
     resume = (f"; resume with 'twistfm train --resume {run_folder} --nproc {nproc}'" if run_folder else "")
-    first = next((e for e in errors if not e.startswith("error: another training process")), None)
+    # Unless this launcher was stopped itself, a process's "stopped:" line means torchrun stopped
+    # it because another process died: the death is what to report.
+    first = next((e for e in errors if not e.startswith("error: another training process")
+                  and (received() is not None or not e.startswith("stopped:"))), None)
     if first is not None:
         print(first, file=sys.stderr)
         return 130 if first.startswith("stopped:") else 2

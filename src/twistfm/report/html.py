@@ -166,12 +166,13 @@ def _table(rows: list[dict[str, Any]], best: str | None = None, key: str = "") -
     body = []
     for row in rows:
         cls = ' class="best"' if best is not None and str(row.get(key)) == best else ""
-        cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row.values())
+        cells = "".join(f"<td>{html.escape(format_value(v))}</td>" for v in row.values())
         body.append(f"<tr{cls}>{cells}</tr>")
     return f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """A table cell's text: "-" for a missing number, 4 decimals below 10, thousands separators."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     if isinstance(value, float):

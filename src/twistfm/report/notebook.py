@@ -88,13 +88,9 @@ def thumbnails_html(images: np.ndarray, height: int = 42) -> str:
 
 
 def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return escape(value)
+    from .html import format_value
+
+    return escape(format_value(value))
 
 
 def table_html(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, raw: Sequence[str] = ()) -> str:
