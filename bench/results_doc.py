@@ -27,6 +27,8 @@ BENCH = Path("runs/bench")
 
 #: The section on what the seeds report (their own figures, and which settings they state): prose, kept beside.
 READING = Path(__file__).with_name("results_reading.md")
+#: The figures of both kinds of CPU (the benches' printed output, copied), kept beside.
+KINDS = Path(__file__).with_name("results_kinds.md")
 
 
 def machine() -> str:
@@ -190,7 +192,7 @@ def main() -> None:
     parts = [f"# Results\n\nEvery number below is read from the runs' own files by `python bench/results_doc.py`; "
              f"measured on {machine()}; written {time.strftime('%Y-%m-%d')}.\n", READING.read_text(), reproduction(), leaky(),
              study(args.seed_study, "The seed preset, end to end"),
-             recipes([args.quick_study, args.best_study]),
+             recipes([args.quick_study, args.best_study]), KINDS.read_text(),
              study(args.best_study, "The best preset, end to end"), study(args.quick_study, "The quick preset, end to end"),
              bench_logs()]
     args.out.write_text("\n".join(parts))
