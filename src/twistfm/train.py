@@ -34,7 +34,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from .data import Dataset
 from .distributed import PeerStopped, Team
 from .errors import Interrupted, OptionError, RunError
-from .machine import PRECISIONS, available_cores, choose_precision
+from .machine import PRECISIONS, available_cores, choose_precision, native_bf16
 from .models import check_model_args, count_parameters, create_model, format_summary, inference_layout, to_input
 from .progress import BatchBar, say
 from .runs import ModelRecord, RunDir
@@ -318,7 +318,7 @@ def fit(config: TrainConfig, dataset: Dataset, run: RunDir | None = None, *, res
     used, reason = choose_precision(config.precision, device)
     if precision is not None:
         used, reason = precision, f"{precision} (the precision this run started with)"
-    elif config.precision == "bf16" and "emulated" in reason and team.main:
+    elif config.precision == "bf16" and not native_bf16(device)[0] and team.main:
         _warn(log, f"warning: --precision bf16 on a device without native bfloat16: training will be several "
                    f"times slower than in fp32 ({reason}); use --precision auto or fp32")
     splits = Splits.from_dataset(dataset, config.val_split)
