@@ -117,8 +117,8 @@ def test_from_arrays_keeps_the_arrays_and_takes_lossless_integers():
 
 @pytest.mark.parametrize(("change", "fragment"), [
     (lambda a: {**a, "x_train": a["x_train"] / 255.0}, "x_train: dtype float64; images must be uint8"),
-    (lambda a: {**a, "x_test": a["x_test"].reshape(-1, 784)}, "x_test: shape (20, 784); images must be N x 28 x 28"),
-    (lambda a: {**a, "x_train": a["x_train"][:, :27]}, "x_train: shape (50, 27, 28)"),
+    (lambda a: {**a, "x_test": a["x_test"].reshape(-1, 784)}, "x_test: shape (20, 784); images must be N x H x W (grey)"),
+    (lambda a: {**a, "x_train": a["x_train"][:, :27]}, "x_train holds 27 x 28 grey images but x_test 28 x 28 grey"),
     (lambda a: {**a, "x_train": a["x_train"].astype(np.int16) * 2}, "x_train: values 0..460; grey levels must lie in"),
     (lambda a: {**a, "x_train": a["x_train"].tolist()}, "x_train: expected a NumPy array of images, got list"),
     (lambda a: {**a, "y_train": a["y_train"][:-1]}, "y_train: 49 labels for 50 images in x_train"),

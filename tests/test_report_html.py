@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
+
 from twistfm.report.html import _data, _precision
 
 
@@ -16,7 +18,7 @@ def test_precision_and_its_reason_are_shown_and_older_runs_say_they_lack_it():
 
 
 def _study(models: dict[str, float], default: float = 0.1) -> SimpleNamespace:
-    return SimpleNamespace(data_source="somewhere", label_counts=[], val_split=default,
+    return SimpleNamespace(data_source="somewhere", label_counts=[], val_split=default, test_images=np.zeros((1, 28, 28)),
                            config={"models": {k: {"val_split": v} for k, v in models.items()}},
                            models=[SimpleNamespace(label=k) for k in models])
 
@@ -26,3 +28,10 @@ def test_each_model_s_validation_share_is_its_own():
     assert "20% for cm1" in text and "10% for tfm-small" in text
     same = _data(_study({"cm1": 0.2, "model-a": 0.2}))
     assert "the last 20% of the training file" in same and "10%" not in same
+
+
+def test_the_data_section_says_the_images_size_and_kind():
+    study = _study({"cm1": 0.2})
+    assert "28&times;28 grey values" in _data(study)
+    colour = SimpleNamespace(**{**vars(study), "test_images": np.zeros((1, 32, 24, 3))})
+    assert "32&times;24 colour (RGB) values" in _data(colour)

@@ -30,8 +30,10 @@ def _paths(obj: Any, prefix: tuple = (), depth: int = 2) -> Iterator[tuple]:
             yield from _paths(value, path, depth - 1)
 
 
-def _mutations(obj: Any, depth: int = 2, skip: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
-    """(description, mutated object) for each key path: a wrong type, a NaN, and (for keys) removal."""
+def _mutations(obj: Any, depth: int = 2, skip: tuple[str, ...] = (), optional: tuple[str, ...] = ()
+               ) -> Iterator[tuple[str, Any]]:
+    """(description, mutated object) for each key path: a wrong type, a NaN, and (for keys) removal, except of the
+    ``optional`` keys (fields added later, which files written before them lack)."""
     for path in _paths(obj, depth=depth):
         if any(part in skip for part in path):
             continue
@@ -41,7 +43,7 @@ def _mutations(obj: Any, depth: int = 2, skip: tuple[str, ...] = ()) -> Iterator
             parent = parent[part]
         value = parent[last]
         for kind, new in (("wrong type", _WRONG.get(type(value), None)), ("NaN", float("nan")), ("missing", ...)):
-            if kind == "missing" and not isinstance(parent, dict):
+            if kind == "missing" and (not isinstance(parent, dict) or last in optional):
                 continue
             copy = json.loads(json.dumps(obj))
             target = copy
@@ -79,10 +81,11 @@ def runs(tmp_path_factory):
     return done, next((tmp / "cut").iterdir())
 
 
-def _fuzz(run: Path, name: str, command: list[str], tmp_path: Path, depth: int = 2, skip: tuple[str, ...] = ()) -> None:
+def _fuzz(run: Path, name: str, command: list[str], tmp_path: Path, depth: int = 2, skip: tuple[str, ...] = (),
+          optional: tuple[str, ...] = ()) -> None:
     original = json.loads((run / name).read_text())
     failures = []
-    for i, (what, mutated) in enumerate(_mutations(original, depth, skip)):
+    for i, (what, mutated) in enumerate(_mutations(original, depth, skip, optional)):
         copy = tmp_path / f"case{i}"
         shutil.copytree(run, copy, symlinks=True)
         (copy / name).write_text(json.dumps(mutated))
@@ -96,11 +99,11 @@ def _fuzz(run: Path, name: str, command: list[str], tmp_path: Path, depth: int =
 
 
 def test_config_json(runs, tmp_path):
-    _fuzz(runs[0], "config.json", ["encode", "RUN"], tmp_path)
+    _fuzz(runs[0], "config.json", ["encode", "RUN"], tmp_path, optional=("shape",))
 
 
 def test_model_json(runs, tmp_path):
-    _fuzz(runs[0], "model.json", ["layers", "RUN"], tmp_path)
+    _fuzz(runs[0], "model.json", ["layers", "RUN"], tmp_path, optional=("input_shape",))
 
 
 def test_metrics_json_and_history_csv(runs, tmp_path):

@@ -73,8 +73,12 @@ def _quiet(log: Log) -> Callable[[str], None]:
 
 
 def load_dataset(n_train: int | None = None, n_test: int | None = None, *, csv_dir: PathLike | None = None,
-                 data_dir: PathLike | None = None, download: bool = True) -> Dataset:
-    """The built-in Twisted Fashion-MNIST (or a CSV folder in the seed format), its first images.
+                 data_dir: PathLike | None = None, download: bool = True, images: PathLike | None = None,
+                 table: PathLike | None = None, test_table: PathLike | None = None, arrays: PathLike | None = None,
+                 label_column: str | None = None, split_column: str | None = None, image_column: str | None = None,
+                 test_fraction: float | None = None, data_seed: int | None = None,
+                 resize: str | None = None) -> Dataset:
+    """The built-in Twisted Fashion-MNIST, or any labelled image set, its first images.
 
     Parameters
     ----------
@@ -86,10 +90,34 @@ def load_dataset(n_train: int | None = None, n_test: int | None = None, *, csv_d
         The folder of the four Fashion-MNIST archives (else the usual places are searched).
     download : bool, default=True
         Whether the archives may be downloaded when no folder has them.
+    images : path-like, optional
+        An image folder: ``DIR/train/<label>/*`` and ``DIR/test/<label>/*``, or ``DIR/<label>/*``.
+    table, test_table : path-like, optional
+        A table of images (``.csv``, ``.csv.gz``, ``.parquet``: ``label`` + ``pixel1..pixelN``, or
+        an image column of encoded images), and its test images in a file of their own.
+    arrays : path-like, optional
+        A ``.npz`` file of ``x_train``, ``y_train``, ``x_test``, ``y_test``.
+    label_column, split_column, image_column : str, optional
+        A table's columns, named instead of found by rule.
+    test_fraction : float, optional
+        For a source without its own split: each label's share kept for testing (default 0.2).
+    data_seed : int, optional
+        Chooses that split and an image folder's order (default 0).
+    resize : str, optional
+        ``"HxW"``: resize every image of an image folder or image column to this size.
     """
+    from .data import DataSpec
     from .data.loader import load_dataset as load
 
-    return load(csv_dir=csv_dir, data_dir=data_dir, download=download).subset(n_train, n_test)
+    others = dict(images=images, table=table, test_table=test_table, arrays=arrays, label_column=label_column,
+                  split_column=split_column, image_column=image_column, test_fraction=test_fraction,
+                  data_seed=data_seed, resize=resize)
+    if all(v is None for v in others.values()):
+        return load(csv_dir=csv_dir, data_dir=data_dir, download=download).subset(n_train, n_test)
+    spec = DataSpec(csv_dir=csv_dir and str(csv_dir), data_dir=data_dir and str(data_dir),
+                    **{k: str(v) if isinstance(v, os.PathLike) else v for k, v in others.items()})
+    spec.check()
+    return spec.load_full().subset(n_train, n_test)
 
 
 def _source(data: Dataset) -> tuple[DataSpec, Dataset] | None:
@@ -100,14 +128,14 @@ def _source(data: Dataset) -> tuple[DataSpec, Dataset] | None:
     """
     from .data import DataSpec
 
-    if data.csv_dir is None and data.data_dir is None:
+    if data.csv_dir is None and data.data_dir is None and data.origin is None:
         return None
-    spec = DataSpec(csv_dir=data.csv_dir, data_dir=data.data_dir)
+    spec = DataSpec(**data.origin) if data.origin is not None else DataSpec(csv_dir=data.csv_dir, data_dir=data.data_dir)
     full = spec.load_full()
     n_train, n_test = len(data.x_train), len(data.x_test)
     if full.subset(n_train, n_test).fingerprint != data.fingerprint:
         raise OptionError(f"the data given is not the first {n_train:,} training and {n_test:,} test images of "
-                          f"{data.csv_dir or data.data_dir}; pass data from twistfm.load_dataset, or arrays through "
+                          f"{spec.source_path}; pass data from twistfm.load_dataset, or arrays through "
                           "twistfm.Dataset.from_arrays")
     return replace(spec, n_train=None if n_train == len(full.x_train) else n_train,
                    n_test=None if n_test == len(full.x_test) else n_test), full
@@ -172,8 +200,7 @@ def train(model: str, data: Dataset, recipe: str | None = None, *, runs_root: Pa
 def _record(config: TrainConfig, data: Dataset) -> ModelRecord:
     from .runs import ModelRecord
 
-    return ModelRecord(name=config.model, args=dict(config.model_args), num_classes=data.num_labels,
-                       label_values=[int(v) for v in data.label_values])
+    return ModelRecord.of(config.model, dict(config.model_args), data)
 
 
 def open_run(path: PathLike) -> Run:
@@ -278,7 +305,7 @@ def study_command(preset: str, data: DataSpec, *, seed: int = 0, seeds: int = 1,
                                    ("--csv-dir", data.csv_dir, None), ("--data-dir", data.data_dir, None)):
         if value != default:
             words += [option, str(value)]
-    return shlex.join([*words, "--runs", str(runs_root)])
+    return shlex.join([*words, *data.reading_options(), "--runs", str(runs_root)])
 
 
 def run_study(preset: str = "quick", data: Dataset | None = None, *, seed: int = 0, seeds: int = 1,

@@ -39,6 +39,25 @@ SeedCount = Annotated[int, typer.Option(
 NTrain = Annotated[int | None, typer.Option("--n-train", help="Use only the first N training images.")]
 NTest = Annotated[int | None, typer.Option("--n-test", help="Use only the first N test images.")]
 Run = Annotated[Path, typer.Argument(help="A run folder written by 'twistfm train'.")]
+Images = Annotated[Path | None, typer.Option(
+    "--images", help="Image folder: DIR/train/<label>/* and DIR/test/<label>/*, or DIR/<label>/* (split by "
+                     "--test-fraction); PNG, JPEG, BMP, WebP.")]
+TableFile = Annotated[Path | None, typer.Option(
+    "--table", help="Table of images (.csv, .csv.gz, .parquet): label + pixel1..pixelN, or an image column of "
+                    "encoded images; both splits with a split column, else the training images.")]
+TestTable = Annotated[Path | None, typer.Option("--test-table", help="The test images of --table in a file of their own.")]
+ArraysFile = Annotated[Path | None, typer.Option("--arrays", help="NumPy .npz file of x_train, y_train, x_test, y_test.")]
+LabelColumn = Annotated[str | None, typer.Option("--label-column", help="The table's label column [default: found by rule].")]
+SplitColumn = Annotated[str | None, typer.Option(
+    "--split-column", help="The table's column of train/test [default: a column named 'split'].")]
+ImageColumn = Annotated[str | None, typer.Option(
+    "--image-column", help="The table's column of encoded images [default: the one there is].")]
+TestFraction = Annotated[float | None, typer.Option(
+    "--test-fraction", help="Share of each label's images kept for testing, for a source without its own split "
+                            "[default: 0.2].")]
+DataSeed = Annotated[int | None, typer.Option(
+    "--data-seed", help="Seed of that split and of an image folder's order [default: 0].")]
+Resize = Annotated[str | None, typer.Option("--resize", help="Resize every image to HxW (image folders, image columns).")]
 
 
 def _version(value: bool) -> None:
@@ -54,28 +73,66 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 
 def _spec(csv_dir: Path | None = None, data_dir: Path | None = None, n_train: int | None = None,
-          n_test: int | None = None):
+          n_test: int | None = None, **source: Any):
+    """The DataSpec the data options name (``source``: ``images=``, ``table=``, ... as the options give them)."""
     from .data import DataSpec
 
-    return DataSpec(csv_dir=str(csv_dir) if csv_dir else None, data_dir=str(data_dir) if data_dir else None,
-                    n_train=n_train, n_test=n_test)
+    spec = DataSpec(csv_dir=str(csv_dir) if csv_dir else None, data_dir=str(data_dir) if data_dir else None,
+                    n_train=n_train, n_test=n_test,
+                    **{k: str(v) if isinstance(v, Path) else v for k, v in source.items()})
+    spec.check()
+    return spec
+
+
+def _sources(images: Path | None, table: Path | None, test_table: Path | None, arrays: Path | None,
+             label_column: str | None, split_column: str | None, image_column: str | None, test_fraction: float | None,
+             data_seed: int | None, resize: str | None) -> dict[str, Any]:
+    """The other sources' options, by DataSpec field."""
+    return dict(images=images, table=table, test_table=test_table, arrays=arrays, label_column=label_column,
+                split_column=split_column, image_column=image_column, test_fraction=test_fraction, data_seed=data_seed,
+                resize=resize)
+
+
+def _given(**source: Any) -> list[str]:
+    """The data options given, as ``--name`` words."""
+    return ["--" + k.replace("_", "-") for k, v in source.items() if v is not None]
 
 
 # ---------------------------------------------------------------- data
 
 
 @data_app.command("info")
-def data_info(data_dir: DataDir = None, csv_dir: CsvDir = None) -> None:
+def data_info(
+    data_dir: DataDir = None,
+    csv_dir: CsvDir = None,
+    images: Images = None,
+    table: TableFile = None,
+    test_table: TestTable = None,
+    arrays: ArraysFile = None,
+    label_column: LabelColumn = None,
+    split_column: SplitColumn = None,
+    image_column: ImageColumn = None,
+    test_fraction: TestFraction = None,
+    data_seed: DataSeed = None,
+    resize: Resize = None,
+) -> None:
     """Where the data comes from, split sizes, label counts and the classes behind each label."""
     from .data import CLASS_NAMES, MYSTERY_OF_CLASS
     from .pipeline import data_info as info
 
-    dataset, rows = info(_spec(csv_dir, data_dir))
+    source = _sources(images, table, test_table, arrays, label_column, split_column, image_column, test_fraction,
+                      data_seed, resize)
+    dataset, rows = info(_spec(csv_dir, data_dir, **source))
     out.print(f"source: {dataset.source}")
-    table = Table("label", "train", "test", "classes behind it (train)")
+    height, width = dataset.image_size
+    out.print(f"images: {height} x {width} {'grey' if dataset.channels == 1 else 'colour'}")
+    named = dataset.label_names is not None
+    table = Table("label", *(["name"] if named else []), "train", "test", "classes behind it (train)")
     for row in rows:
-        table.add_row(str(row.label), str(row.train), str(row.test), ", ".join(row.classes))
-    table.add_row("total", str(len(dataset.y_train)), str(len(dataset.y_test)), "", style="bold")
+        table.add_row(str(row.label), *([row.name or ""] if named else []), str(row.train), str(row.test),
+                      ", ".join(row.classes))
+    table.add_row("total", *([""] if named else []), str(len(dataset.y_train)), str(len(dataset.y_test)), "",
+                  style="bold")
     out.print(table)
     if dataset.has_classes:
         out.print("mapping (class -> mystery label): " + "; ".join(
@@ -151,6 +208,16 @@ def train_cmd(
     n_test: NTest = None,
     csv_dir: CsvDir = None,
     data_dir: DataDir = None,
+    images: Images = None,
+    table: TableFile = None,
+    test_table: TestTable = None,
+    arrays: ArraysFile = None,
+    label_column: LabelColumn = None,
+    split_column: SplitColumn = None,
+    image_column: ImageColumn = None,
+    test_fraction: TestFraction = None,
+    data_seed: DataSeed = None,
+    resize: Resize = None,
     runs: RunsRoot = Path("runs"),
     nproc: Annotated[int | None, typer.Option(
         help="Train data-parallel in N processes on this machine (launches torchrun; each takes 1/N of every "
@@ -174,8 +241,10 @@ def train_cmd(
         device=device, threads=threads).items() if v is not None}
     if model_arg:
         given["model_args"] = _parse_model_args(model_arg)
+    source = _sources(images, table, test_table, arrays, label_column, split_column, image_column, test_fraction,
+                      data_seed, resize)
     data_given = [o for o, v in (("--n-train", n_train), ("--n-test", n_test), ("--csv-dir", csv_dir),
-                                 ("--data-dir", data_dir)) if v is not None]
+                                 ("--data-dir", data_dir)) if v is not None] + _given(**source)
     if resume is not None:
         if model is not None or given or data_given:
             named = ["MODEL"] * (model is not None) + [f"--{k.replace('_', '-')}" for k in given] + data_given
@@ -185,8 +254,8 @@ def train_cmd(
     else:
         if model is None:
             raise OptionError("train needs a MODEL name (see 'twistfm models') or --resume RUN")
-        result = pipeline.train(TrainConfig(model=model, **given), _spec(csv_dir, data_dir, n_train, n_test),
-                                runs_root=runs)
+        result = pipeline.train(TrainConfig(model=model, **given),
+                                _spec(csv_dir, data_dir, n_train, n_test, **source), runs_root=runs)
     m = result.metrics
     if not m:  # a training process other than 0: process 0 reports
         return
@@ -228,6 +297,16 @@ def compare_cmd(
     n_test: NTest = None,
     csv_dir: CsvDir = None,
     data_dir: DataDir = None,
+    images: Images = None,
+    table: TableFile = None,
+    test_table: TestTable = None,
+    arrays: ArraysFile = None,
+    label_column: LabelColumn = None,
+    split_column: SplitColumn = None,
+    image_column: ImageColumn = None,
+    test_fraction: TestFraction = None,
+    data_seed: DataSeed = None,
+    resize: Resize = None,
     runs: RunsRoot = Path("runs"),
 ) -> None:
     """Train several models and write a comparison table (Markdown, CSV) and figure."""
@@ -240,7 +319,10 @@ def compare_cmd(
         configs = {m: TrainConfig(model=m, epochs=epochs, batch_size=batch_size, seed=seed) for m in models}
     else:
         raise OptionError("compare needs model names or --preset seed")
-    comparison = pipeline.compare(configs, _spec(csv_dir, data_dir, n_train, n_test), seeds=seeds, runs_root=runs)
+    source = _sources(images, table, test_table, arrays, label_column, split_column, image_column, test_fraction,
+                      data_seed, resize)
+    comparison = pipeline.compare(configs, _spec(csv_dir, data_dir, n_train, n_test, **source),
+                                  seeds=seeds, runs_root=runs)
     _print_rows(comparison.stats if seeds > 1 else comparison.rows)
     out.print(f"comparison: {comparison.folder}")
 
@@ -276,13 +358,25 @@ def run_cmd(
     n_test: NTest = None,
     csv_dir: CsvDir = None,
     data_dir: DataDir = None,
+    images: Images = None,
+    table: TableFile = None,
+    test_table: TestTable = None,
+    arrays: ArraysFile = None,
+    label_column: LabelColumn = None,
+    split_column: SplitColumn = None,
+    image_column: ImageColumn = None,
+    test_fraction: TestFraction = None,
+    data_seed: DataSeed = None,
+    resize: Resize = None,
     runs: RunsRoot = Path("runs"),
 ) -> None:
     """The whole study: train and compare, encode the best layer, analyse, decode, write report.html."""
     from .pipeline import run_study
 
-    result = run_study(preset, _spec(csv_dir, data_dir, n_train, n_test), seed=seed, seeds=seeds, epochs=epochs,
-                       runs_root=runs)
+    source = _sources(images, table, test_table, arrays, label_column, split_column, image_column, test_fraction,
+                      data_seed, resize)
+    result = run_study(preset, _spec(csv_dir, data_dir, n_train, n_test, **source), seed=seed,
+                       seeds=seeds, epochs=epochs, runs_root=runs)
     if seeds > 1:
         _print_rows(result.stats)
     _print_rows(result.comparison, {"model": str, "test_acc": "{:.4f}".format, "test_loss": "{:.4f}".format,
@@ -395,6 +489,16 @@ def export_table_cmd(
 def decode_cmd(
     csv_dir: CsvDir = None,
     data_dir: DataDir = None,
+    images: Images = None,
+    table: TableFile = None,
+    test_table: TestTable = None,
+    arrays: ArraysFile = None,
+    label_column: LabelColumn = None,
+    split_column: SplitColumn = None,
+    image_column: ImageColumn = None,
+    test_fraction: TestFraction = None,
+    data_seed: DataSeed = None,
+    resize: Resize = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON object: label -> class names.")] = False,
     seed: Seed = 0,
 ) -> None:
@@ -402,7 +506,9 @@ def decode_cmd(
     from .data import CLASS_NAMES
     from .pipeline import decode
 
-    decoding = decode(_spec(csv_dir, data_dir), seed)
+    source = _sources(images, table, test_table, arrays, label_column, split_column, image_column, test_fraction,
+                      data_seed, resize)
+    decoding = decode(_spec(csv_dir, data_dir, **source), seed)
     if as_json:
         print(json.dumps(decoding.as_json()))
         return

@@ -1,4 +1,7 @@
-"""Encoding: a trained network's inner layer, by name, as an (N x d) float32 feature table."""
+"""Encoding: a trained network's inner layer, by name, as an (N x d) float32 feature table.
+
+Images of any size and channels go in as the model was built for (:func:`twistfm.models.to_input`).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,9 @@ from torch import nn
 
 from .atomic import atomic_open
 from .errors import OptionError
-from .models import INPUT_SHAPE, inference_layout, layer_table, to_input
+from .models import inference_layout, input_shape_of, layer_table, to_input
 
-__all__ = ["layer_names", "candidate_layers", "default_layer", "check_layer", "encode", "encode_batches",
+__all__ = ["layer_names", "candidate_layers", "default_layer", "check_layer", "check_images", "encode", "encode_batches",
            "encode_layers", "encode_to_npy", "layer_width"]
 
 
@@ -25,7 +28,8 @@ def layer_names(model: nn.Module) -> list[str]:
 def candidate_layers(model: nn.Module) -> list[str]:
     """Layers worth encoding from: every layer from the first one that halves the image (a pooling) on, but the output."""
     rows = layer_table(model)
-    first = next((i for i, r in enumerate(rows) if len(r.output_shape) < 3 or r.output_shape[-1] <= INPUT_SHAPE[-1] // 2), 0)
+    width = input_shape_of(model)[-1]
+    first = next((i for i, r in enumerate(rows) if len(r.output_shape) < 3 or r.output_shape[-1] <= width // 2), 0)
     return [r.name for r in rows[first:] if r.name != "output"]
 
 
@@ -33,6 +37,16 @@ def default_layer(model: nn.Module) -> str:
     """The last hidden layer before the output (the layer the seeds would take)."""
     names = [n for n in layer_names(model) if n != "output"]
     return names[-1]
+
+
+def check_images(model: nn.Module, images: np.ndarray) -> None:
+    """Raise OptionError when ``images`` are not of the size and channels the model was built for."""
+    channels, height, width = input_shape_of(model)
+    shape = tuple(images.shape[1:])
+    if shape != ((height, width) if channels == 1 else (height, width, channels)):
+        kind = "grey" if channels == 1 else "colour"
+        raise OptionError(f"the model takes {height} x {width} {kind} images, not images of shape {shape}; encode "
+                          "the images it was trained on")
 
 
 def check_layer(model: nn.Module, layer: str) -> None:
@@ -52,6 +66,7 @@ def layer_width(model: nn.Module, layer: str) -> int:
 def encode_batches(model: nn.Module, images: np.ndarray, layer: str, batch_size: int = 500) -> Iterator[np.ndarray]:
     """Yield the flattened output of ``layer`` for successive batches of ``images``."""
     check_layer(model, layer)
+    check_images(model, images)
     model.eval()
     stop = layer_names(model).index(layer) + 1
     modules = [m for _, m in model.named_children()][:stop]
@@ -73,6 +88,7 @@ def encode_layers(model: nn.Module, images: np.ndarray, layers: list[str], batch
     """
     for layer in layers:
         check_layer(model, layer)
+    check_images(model, images)
     names = layer_names(model)
     children = [m for _, m in model.named_children()]
     model.eval()
@@ -99,7 +115,8 @@ def encode(model: nn.Module, images: np.ndarray, layer: str, batch_size: int = 5
     ----------
     model : nn.Module
         A model from the registry (top-level layers have stable names).
-    images : ndarray of uint8, shape (N, 28, 28)
+    images : ndarray of uint8, shape (N, H, W) or (N, H, W, 3)
+        The images the model was trained on: their size and channels.
     layer : str
         A name from :func:`layer_names`.
     batch_size : int, default=500

@@ -610,6 +610,8 @@ def _discover_run(path: str | Path, layer: str | None, split: str, max_groups: i
 def _known_classes(ds: Dataset, split: str, log: Log) -> np.ndarray | None:
     """The original classes of a split where known or matched pixel for pixel (-1 elsewhere); None if none are."""
     original = None
+    if not ds.has_classes and not _fashion_sized(ds):
+        return None
     if not ds.has_classes:
         try:
             original = load_original()
@@ -694,7 +696,11 @@ def decode_dataset(ds: Dataset, data_dir: str | None = None, seed: int = 0,
     the archives, nothing can be matched and every class stays unknown.
     """
     original = None
-    if not ds.has_classes:
+    if not ds.has_classes and not _fashion_sized(ds):
+        if log:
+            log(f"labels not decoded into Fashion-MNIST classes: the images are {ds.image_size[0]} x "
+                f"{ds.image_size[1]} {'grey' if ds.channels == 1 else 'colour'}, not Fashion-MNIST's 28 x 28 grey")
+    elif not ds.has_classes:
         try:
             original = load_original(data_dir)
         except DataError as exc:
@@ -707,7 +713,13 @@ def decode_dataset(ds: Dataset, data_dir: str | None = None, seed: int = 0,
     elif original is not None and unknown.any() and log:
         log(f"{unknown.sum():,} of {len(unknown):,} images match no Fashion-MNIST image; they are not decoded")
     labels = np.concatenate([ds.y_train, ds.y_test])
-    return decode_labels(labels, recovery.classes, recovery.counts()), recovery
+    names = None if ds.label_names is None else {int(v): n for v, n in zip(ds.label_values, ds.label_names, strict=True)}
+    return decode_labels(labels, recovery.classes, recovery.counts(), names), recovery
+
+
+def _fashion_sized(ds: Dataset) -> bool:
+    """Whether the images could be Fashion-MNIST's (28 x 28 grey), so matching them against it can find any."""
+    return ds.image_size == (28, 28) and ds.channels == 1
 
 
 def decode(data: DataSpec, seed: int = 0, log: Log = say) -> LabelDecoding:

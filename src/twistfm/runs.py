@@ -35,7 +35,7 @@ from . import __version__
 from .atomic import atomic_open, make_folder, write_bytes, write_json, write_text
 from .errors import OptionError, RunError
 from .lock import hold
-from .models import create_model
+from .models import INPUT_SHAPE, create_model
 from .schema import check_value, from_json, to_json
 
 __all__ = ["RUN_VERSION", "RunDir", "ModelRecord", "HISTORY_FIELDS"]
@@ -78,12 +78,34 @@ class ModelRecord:
         Number of outputs.
     label_values : list of int
         The label value of each output, in order.
+    input_shape : list of int or None
+        The (channels, height, width) the model takes; None (runs before it was recorded)
+        means Fashion-MNIST's (1, 28, 28).
+    label_names : list of str or None
+        The name of each output's label, where the data named its labels.
     """
 
     name: str
     args: dict[str, Any] = field(default_factory=dict)
     num_classes: int
     label_values: list[int]
+    input_shape: list[int] | None = None
+    label_names: list[str] | None = None
+
+    #: Fields added after the first model.json files were written (absent in those, and while None).
+    ADDED_FIELDS = ("input_shape", "label_names")
+
+    @classmethod
+    def of(cls, name: str, args: dict[str, Any], dataset: Any) -> ModelRecord:
+        """The record of model ``name`` (with architecture ``args``) trained on ``dataset``."""
+        return cls(name=name, args=args, num_classes=dataset.num_labels,
+                   label_values=[int(v) for v in dataset.label_values], input_shape=list(dataset.input_shape),
+                   label_names=None if dataset.label_names is None else list(dataset.label_names))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """The (channels, height, width) the model takes."""
+        return tuple(self.input_shape) if self.input_shape is not None else INPUT_SHAPE
 
     def check(self, where: str) -> None:
         """Refuse a record whose outputs and labels disagree, or that claims more outputs than any run has."""
@@ -95,6 +117,13 @@ class ModelRecord:
         if self.num_classes < 2 or len(self.label_values) != self.num_classes:
             raise RunError(f"{where}: {self.num_classes} outputs but {len(self.label_values)} label values; "
                            "the file is corrupt, re-run the training")
+        if self.label_names is not None and len(self.label_names) != self.num_classes:
+            raise RunError(f"{where}: {self.num_classes} outputs but {len(self.label_names)} label names; "
+                           "the file is corrupt, re-run the training")
+        if self.input_shape is not None and (len(self.input_shape) != 3 or self.input_shape[0] not in (1, 3)
+                                             or min(self.input_shape[1:]) < 8 or max(self.input_shape[1:]) > 4096):
+            raise RunError(f"{where}: input_shape {self.input_shape} is not (1 or 3 channels, height, width) with "
+                           "sides 8..4096; the file is corrupt, re-run the training")
 
 
 class RunDir:
@@ -344,7 +373,7 @@ class RunDir:
                            f"'twistfm train --resume {self.path}')")
         record = self.model_record()
         try:
-            model = create_model(record.name, record.num_classes, **record.args)
+            model = create_model(record.name, record.num_classes, record.shape, **record.args)
         except OptionError as exc:
             raise RunError(f"{self / self.MODEL}: cannot rebuild the model ({exc}); the file is corrupt") from None
         tensors = _load_tensors(self / self.WEIGHTS)

@@ -38,8 +38,14 @@ class Typed:
 
 
 def to_json(obj: Any) -> dict[str, Any]:
-    """A dataclass as a JSON object (nested dataclasses become objects, tuples lists)."""
-    return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    """A dataclass as a JSON object (nested dataclasses become objects, tuples lists).
+
+    A field the class lists in ``ADDED_FIELDS`` (added after files were first written) is
+    left out while it is None, so a file that does not use it reads as it always did.
+    """
+    added = getattr(type(obj), "ADDED_FIELDS", ())
+    return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+            if not (f.name in added and getattr(obj, f.name) is None)}
 
 
 def _plain(value: Any) -> Any:
@@ -65,6 +71,9 @@ def from_json(cls: type[T], obj: Any, where: str, *, ignore: tuple[str, ...] = (
     ignore : tuple of str
         Keys that may be present and are not fields (for example a format version).
 
+    Fields the class lists in ``ADDED_FIELDS`` may be missing (files written before they
+    existed, or while they were None); they are None then, which is what those files meant.
+
     Raises
     ------
     RunError
@@ -78,10 +87,11 @@ def from_json(cls: type[T], obj: Any, where: str, *, ignore: tuple[str, ...] = (
     unknown = sorted(set(obj) - set(fields) - set(ignore))
     if unknown:
         raise RunError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; written by another twistfm version?")
-    missing = [name for name in fields if name not in obj]
+    added = getattr(cls, "ADDED_FIELDS", ())
+    missing = [name for name in fields if name not in obj and name not in added]
     if missing:  # never fill a default in silently: the file would say something it does not
         raise RunError(f"{where}: missing field {missing[0]!r}; the file is incomplete or corrupt")
-    return cls(**{name: check_value(obj[name], hints[name], f"{where}: field {name!r}") for name in fields})
+    return cls(**{name: check_value(obj.get(name), hints[name], f"{where}: field {name!r}") for name in fields})
 
 
 def check_value(value: Any, hint: Any, where: str) -> Any:

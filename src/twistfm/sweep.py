@@ -192,6 +192,7 @@ def train_command(config: TrainConfig, data: DataSpec) -> str:
     for name in ("csv_dir", "data_dir", "n_train", "n_test"):
         if getattr(data, name) is not None:
             words += ["--" + name.replace("_", "-"), str(getattr(data, name))]
+    words += data.reading_options()
     return " ".join(shlex.quote(w) for w in words)
 
 

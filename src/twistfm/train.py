@@ -323,7 +323,7 @@ def fit(config: TrainConfig, dataset: Dataset, run: RunDir | None = None, *, res
                    f"times slower than in fp32 ({reason}); use --precision auto or fp32")
     splits = Splits.from_dataset(dataset, config.val_split)
     torch.manual_seed(config.seed)
-    model = create_model(config.model, dataset.num_labels, **config.model_args)
+    model = create_model(config.model, dataset.num_labels, dataset.input_shape, **config.model_args)
     optimizer = _make_optimizer(config, model)
     loop = _Loop(config, model.to(device), optimizer, splits, device, run, callbacks, log, team, used, reason)
     history = _start(config, loop, run, resume, team)
@@ -335,9 +335,7 @@ def fit(config: TrainConfig, dataset: Dataset, run: RunDir | None = None, *, res
     metrics = {**_final_metrics(loop, history, stopped), "precision": used, "precision_reason": reason}
     model = loop.averaged.to(torch.device("cpu")).to(memory_format=torch.contiguous_format)
     if run is not None:
-        run.save_model(model, ModelRecord(name=config.model, args=dict(config.model_args),
-                                          num_classes=dataset.num_labels,
-                                          label_values=[int(v) for v in dataset.label_values]))
+        run.save_model(model, ModelRecord.of(config.model, dict(config.model_args), dataset))
         run.write_history(history)
         run.write_metrics(metrics)
         run.clear_checkpoint()
@@ -602,17 +600,21 @@ def _erase(x: torch.Tensor, gen: torch.Generator, p: float) -> torch.Tensor:
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator, shift: int = 2) -> torch.Tensor:
-    """Random horizontal flips and shifts of up to ``shift`` pixels, batched."""
+    """Random horizontal flips and shifts of up to ``shift`` pixels, batched (any channels and size)."""
     n = x.shape[0]
     flip = torch.rand(n, generator=gen) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(3), x)
     padded = F.pad(x, (shift, shift, shift, shift))
     dy = torch.randint(0, 2 * shift + 1, (n,), generator=gen)
     dx = torch.randint(0, 2 * shift + 1, (n,), generator=gen)
-    base = torch.arange(x.shape[2])
-    rows = (base[None, :] + dy[:, None])[:, :, None]
-    cols = (base[None, :] + dx[:, None])[:, None, :]
-    return padded[torch.arange(n)[:, None, None], 0, rows, cols].unsqueeze(1)
+    if x.shape[1] == 1:  # grey: the indexing the recorded runs were trained with (same draws, same numbers)
+        base = torch.arange(x.shape[2])
+        rows = (base[None, :] + dy[:, None])[:, :, None]
+        cols = (torch.arange(x.shape[3])[None, :] + dx[:, None])[:, None, :]
+        return padded[torch.arange(n)[:, None, None], 0, rows, cols].unsqueeze(1)
+    rows = (torch.arange(x.shape[2])[None, :] + dy[:, None])[:, None, :, None]
+    cols = (torch.arange(x.shape[3])[None, :] + dx[:, None])[:, None, None, :]
+    return padded[torch.arange(n)[:, None, None, None], torch.arange(x.shape[1])[None, :, None, None], rows, cols]
 
 
 def _precision(device: torch.device, precision: str):

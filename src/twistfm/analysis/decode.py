@@ -58,17 +58,28 @@ class LabelMeaning:
         Classes most of whose images carry this label, sorted by name.
     shares : dict
         Class name -> share of that class's images that carry this label (only classes with some).
+    name : str or None
+        The label's own name where the data named it (an image folder's name), else None.
     """
 
     label: int
     classes: list[str]
     shares: dict[str, float]
+    name: str | None = None
+
+    #: Fields added after the first analysis files were written (absent in those, and while None).
+    ADDED_FIELDS = ("name",)
+
+    @property
+    def title(self) -> str:
+        """``label 4``, or ``label 4 (boots)`` when the data named it."""
+        return f"label {self.label}" + (f" ({self.name})" if self.name else "")
 
     def line(self) -> str:
         """E.g. ``label 4 = Coat (100%) + Dress (99%) + Ankle boot (100%)``."""
         names = sorted(self.classes, key=lambda n: -self.shares[n])
         body = " + ".join(f"{n} ({self.shares[n]:.0%})" for n in names) or "(no class is mostly here)"
-        return f"label {self.label} = {body}"
+        return f"{self.title} = {body}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,7 +162,8 @@ def recover_classes(
     return ClassRecovery(classes=classes, how=how.astype(str))
 
 
-def decode_labels(labels: np.ndarray, classes: np.ndarray, recovery: dict[str, int] | None = None) -> LabelDecoding:
+def decode_labels(labels: np.ndarray, classes: np.ndarray, recovery: dict[str, int] | None = None,
+                  names: dict[int, str] | None = None) -> LabelDecoding:
     """Name each label by the classes most of whose images carry it.
 
     Parameters
@@ -162,6 +174,8 @@ def decode_labels(labels: np.ndarray, classes: np.ndarray, recovery: dict[str, i
         Original class 0..9 of each image (``UNKNOWN`` images are ignored).
     recovery : dict, optional
         How the classes were found, recorded with the decoding.
+    names : dict, optional
+        Label value -> its own name, where the data named its labels.
     """
     known = classes >= 0
     label_values = np.unique(labels)
@@ -176,5 +190,5 @@ def decode_labels(labels: np.ndarray, classes: np.ndarray, recovery: dict[str, i
         shares = {name: float(table[i, c] / per_class[c]) for c, name in enumerate(CLASS_NAMES)
                   if per_class[c] and table[i, c]}
         meanings.append(LabelMeaning(label=int(value), classes=sorted(n for n, s in shares.items() if s > 0.5),
-                                     shares=shares))
+                                     shares=shares, name=(names or {}).get(int(value))))
     return LabelDecoding(table=table, labels=meanings, recovery=recovery or {})

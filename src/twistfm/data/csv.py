@@ -32,7 +32,7 @@ from ..errors import DataError
 from .dataset import Dataset, check_labels
 
 __all__ = ["PIXELS", "read_images_csv", "read_labels_csv", "read_csv_dir", "write_images_csv",
-           "write_labels_csv", "export_csv", "csv_path"]
+           "write_labels_csv", "export_csv", "csv_path", "read_text", "parse_uint8_rows", "pixel_problem"]
 
 PIXELS = 784
 _SEED_HEADER = ",".join(str(i) for i in range(PIXELS)).encode()
@@ -53,7 +53,7 @@ def csv_path(folder: Path, stem: str) -> Path:
     return packed if packed.exists() and not plain.exists() else plain
 
 
-def _read(path: Path) -> bytes:
+def read_text(path: Path) -> bytes:
     """The file's text as bytes: checked to be a regular CSV text file, decompressed, normalised."""
     if path.exists() and not path.is_file():
         kind = "a folder" if path.is_dir() else "not a regular file (a named pipe, socket or device)"
@@ -154,7 +154,7 @@ def read_images_csv(path: str | os.PathLike) -> np.ndarray:
 
 def _read_images(path: Path) -> tuple[np.ndarray, bool]:
     """The images of an ``x_*.csv`` file and whether it had a header row."""
-    data = _read(path)
+    data = read_text(path)
     first_end = data.find(b"\n")
     first = data if first_end < 0 else data[:first_end]
     header = _is_x_header(first)
@@ -186,41 +186,50 @@ def _read_images(path: Path) -> tuple[np.ndarray, bool]:
     return out.reshape(n_rows, 28, 28), header
 
 
-def _parse_chunk(chunk: bytes, rows: int, path: Path, first_line: int) -> np.ndarray:
-    """Vectorised parse of ``rows`` full lines; any irregularity falls back to a slow scan.
+def _parse_chunk(chunk: bytes, rows: int, path: Path, first_line: int, cols: int = PIXELS,
+                 col_offset: int = 0) -> np.ndarray:
+    """Vectorised parse of ``rows`` full lines of ``cols`` pixels; any irregularity falls back to a slow scan.
 
-    It accepts exactly what :func:`_pixel_problem` accepts: 784 cells per row, each one to
-    three digits with a value up to 255.
+    It accepts exactly what :func:`pixel_problem` accepts: ``cols`` cells per row, each one
+    to three digits with a value up to 255. Errors number the columns from ``col_offset + 1``.
     """
+    values = parse_uint8_rows(chunk, rows, cols)
+    if values is not None:
+        return values
+    _raise_first_problem(chunk, path, first_line, cols, col_offset)
+    raise DataError(f"{path}: lines {first_line}..{first_line + rows - 1} cannot be read as {cols} pixels 0..255")
+
+
+def parse_uint8_rows(chunk: bytes, rows: int, cols: int) -> np.ndarray | None:
+    """``rows`` lines of ``cols`` comma-separated integers 0..255 (one to three digits each) as a (rows, cols)
+    uint8 array, vectorised; None when the text is anything else."""
     arr = np.frombuffer(chunk + b"\n", dtype=np.uint8)
     is_nl = arr == 10
     sep = is_nl | (arr == 44)
     digit = (arr >= 48) & (arr <= 57)
     seppos = np.flatnonzero(sep)
-    ok = bool((digit | sep).all()) and len(seppos) == rows * PIXELS
-    if ok:
-        ok = bool(is_nl[seppos[PIXELS - 1::PIXELS]].all())
-    if ok:
-        starts = np.empty_like(seppos)
-        starts[0] = 0
-        starts[1:] = seppos[:-1] + 1
-        lens = seppos - starts
-        ok = bool(lens.min() >= 1 and lens.max() <= 3)
-    if ok:
-        d = arr.astype(np.int16) - 48
-        value = d[seppos - 1]
-        two = lens >= 2
-        value[two] += 10 * d[seppos[two] - 2]
-        three = lens == 3
-        value[three] += 100 * d[seppos[three] - 3]
-        ok = bool(value.max() <= 255)
-    if ok:
-        return value.astype(np.uint8).reshape(rows, PIXELS)
-    _raise_first_problem(chunk, path, first_line)
-    raise DataError(f"{path}: lines {first_line}..{first_line + rows - 1} cannot be read as {PIXELS} pixels 0..255")
+    if not (bool((digit | sep).all()) and len(seppos) == rows * cols):
+        return None
+    if not bool(is_nl[seppos[cols - 1::cols]].all()):
+        return None
+    starts = np.empty_like(seppos)
+    starts[0] = 0
+    starts[1:] = seppos[:-1] + 1
+    lens = seppos - starts
+    if not (lens.min() >= 1 and lens.max() <= 3):
+        return None
+    d = arr.astype(np.int16) - 48
+    value = d[seppos - 1]
+    two = lens >= 2
+    value[two] += 10 * d[seppos[two] - 2]
+    three = lens == 3
+    value[three] += 100 * d[seppos[three] - 3]
+    if value.max() > 255:
+        return None
+    return value.astype(np.uint8).reshape(rows, cols)
 
 
-def _pixel_problem(cell: bytes) -> str | None:
+def pixel_problem(cell: bytes) -> str | None:
     """What is wrong with one pixel cell, or None: the one definition of a valid pixel."""
     text = cell.decode("utf-8", "replace")
     if not cell.strip():
@@ -236,16 +245,16 @@ def _pixel_problem(cell: bytes) -> str | None:
     return None
 
 
-def _raise_first_problem(chunk: bytes, path: Path, first_line: int) -> None:
+def _raise_first_problem(chunk: bytes, path: Path, first_line: int, cols: int = PIXELS, col_offset: int = 0) -> None:
     for offset, line in enumerate(chunk.split(b"\n")):
         where = f"{path}: line {first_line + offset}"
         if not line.strip():
             raise DataError(f"{where}: empty row; remove blank lines")
         cells = line.split(b",")
-        if len(cells) != PIXELS:
-            raise DataError(f"{where}: {len(cells)} columns, expected {PIXELS} pixel values")
-        for col, cell in enumerate(cells, start=1):
-            problem = _pixel_problem(cell)
+        if len(cells) != cols:
+            raise DataError(f"{where}: {len(cells)} columns, expected {cols} pixel values")
+        for col, cell in enumerate(cells, start=1 + col_offset):
+            problem = pixel_problem(cell)
             if problem:
                 raise DataError(f"{where}, column {col}: {problem}")
 
@@ -272,7 +281,7 @@ def read_labels_csv(path: str | os.PathLike, n_expected: int | None = None, *,
         first row that could be a header or a label, or a count that differs from ``n_expected``.
     """
     path = Path(path)
-    lines = _read(path).split(b"\n")
+    lines = read_text(path).split(b"\n")
     first = lines[0].strip()
     if b"," in lines[0]:
         raise DataError(f"{path}: line 1 has {lines[0].count(b',') + 1} columns; a label file has one label per row")

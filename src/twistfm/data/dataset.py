@@ -1,9 +1,15 @@
-"""The dataset every later stage works on: train and test images with their labels."""
+"""The dataset every later stage works on: train and test images with their labels.
+
+Images are uint8, ``(N, H, W)`` for grey ones or ``(N, H, W, 3)`` for colour ones, one size
+per dataset (at least ``MIN_SIDE`` pixels a side); they keep that shape until the model
+boundary (:func:`twistfm.models.to_input`).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -11,7 +17,11 @@ import numpy as np
 from ..errors import DataError, OptionError
 from .twisted import CLASS_NAMES
 
-__all__ = ["Dataset", "LabelSummary", "SPLITS", "check_labels", "check_count"]
+__all__ = ["Dataset", "LabelSummary", "SPLITS", "MIN_SIDE", "check_labels", "check_count", "check_label_names",
+           "split_by_label"]
+
+#: The smallest image side twistfm takes (every model halves the image at least twice).
+MIN_SIDE = 8
 
 #: The splits a later stage may ask for: one of the two, or both (train first, then test).
 SPLITS: tuple[str, ...] = ("test", "train", "all")
@@ -25,6 +35,8 @@ class LabelSummary:
     train: int
     test: int
     classes: tuple[str, ...]
+    #: The label's name where the source named it (an image folder's name), else None.
+    name: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,7 +45,8 @@ class Dataset:
 
     Attributes
     ----------
-    x_train, x_test : ndarray of uint8, shape (N, 28, 28)
+    x_train, x_test : ndarray of uint8, shape (N, H, W) or (N, H, W, 3)
+        Grey or colour images, both splits of one size.
     y_train, y_test : ndarray of int64, shape (N,)
         The labels as given (any integers; see ``label_values``).
     class_train, class_test : ndarray of int64 or None
@@ -42,6 +55,12 @@ class Dataset:
         Where the data came from, in words, for reports.
     csv_dir, data_dir : str or None
         The absolute folder the data was read from: a CSV folder, or the archives' folder.
+    label_names : tuple of str or None
+        The name of each label value (in ``label_values`` order) where the source named them,
+        as an image folder's label folders do; None where the labels are only numbers.
+    origin : dict or None
+        For the other sources (image folders, tables, NumPy files): the
+        :class:`~twistfm.data.DataSpec` fields that read this whole dataset again.
     """
 
     x_train: np.ndarray
@@ -53,32 +72,71 @@ class Dataset:
     source: str = "in memory"
     csv_dir: str | None = None
     data_dir: str | None = None
+    label_names: tuple[str, ...] | None = None
+    origin: dict | None = None
 
     @classmethod
     def from_arrays(cls, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *,
-                    source: str = "arrays in memory") -> Dataset:
+                    label_names: Sequence[str] | None = None, source: str = "arrays in memory") -> Dataset:
         """A dataset from images and labels already in memory (a notebook's own arrays).
 
         Parameters
         ----------
-        x_train, x_test : ndarray of uint8, shape (N, 28, 28)
-            Grey images, 0..255. Other integer types are taken when every value is in 0..255;
-            floats are refused (scale them to 0..255 and convert to uint8 first).
+        x_train, x_test : ndarray of uint8, shape (N, H, W), (N, H, W, 1) or (N, H, W, 3)
+            Grey or colour images, 0..255, of one size of at least 8 x 8 for both splits.
+            Other integer types are taken when every value is in 0..255; floats are refused
+            (scale them to 0..255 and convert to uint8 first).
         y_train, y_test : ndarray of int, shape (N,)
             One integer label per image (any integers; at least two distinct ones in training).
+        label_names : sequence of str, optional
+            A name for each distinct label value, in sorted order of the values (shown in the report).
         source : str, default="arrays in memory"
             Where the data came from, in words, for reports.
 
         Raises
         ------
         DataError
-            If an array has the wrong type, shape or range, or the counts of images and labels differ.
+            If an array has the wrong type, shape or range, the splits' image sizes differ,
+            or the counts of images and labels differ.
         """
         images = {"x_train": _checked_images("x_train", x_train), "x_test": _checked_images("x_test", x_test)}
+        if images["x_train"].shape[1:] != images["x_test"].shape[1:]:
+            raise DataError(f"x_train holds {_size(images['x_train'])} images but x_test {_size(images['x_test'])}; "
+                            "both splits need one size and the same channels")
         labels = {"y_train": _checked_labels("y_train", y_train, len(images["x_train"]), "x_train"),
                   "y_test": _checked_labels("y_test", y_test, len(images["x_test"]), "x_test")}
         check_labels(labels["y_train"], "y_train")
-        return cls(**images, **labels, source=source)
+        names = None
+        if label_names is not None:
+            names = tuple(label_names)
+            check_label_names(names, len(np.unique(np.concatenate([labels["y_train"], labels["y_test"]]))),
+                              "label_names")
+        return cls(**images, **labels, label_names=names, source=source)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """Height and width of every image."""
+        return int(self.x_train.shape[1]), int(self.x_train.shape[2])
+
+    @property
+    def channels(self) -> int:
+        """1 for grey images, 3 for colour ones."""
+        return 1 if self.x_train.ndim == 3 else int(self.x_train.shape[3])
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """The shape a model takes each image in: (channels, height, width)."""
+        return (self.channels, *self.image_size)
+
+    def with_origin(self, origin: dict) -> Dataset:
+        """This dataset, recording the :class:`~twistfm.data.DataSpec` fields that read it again."""
+        return replace(self, origin=dict(origin))
+
+    def name_of(self, value: int) -> str | None:
+        """The name of label ``value`` where the source named it, else None."""
+        if self.label_names is None:
+            return None
+        return self.label_names[int(np.searchsorted(self.label_values, value))]
 
     @property
     def label_values(self) -> np.ndarray:
@@ -106,6 +164,8 @@ class Dataset:
         for array in (self.x_train, self.y_train, self.x_test, self.y_test):
             digest.update(str(array.shape).encode())
             digest.update(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes())
+        if self.label_names is not None:  # (data without names keeps the fingerprint it always had)
+            digest.update(repr(self.label_names).encode())
         return digest.hexdigest()
 
     def subset(self, n_train: int | None = None, n_test: int | None = None) -> Dataset:
@@ -120,7 +180,8 @@ class Dataset:
             x_train=self.x_train[tr], y_train=self.y_train[tr], x_test=self.x_test[te], y_test=self.y_test[te],
             class_train=None if self.class_train is None else self.class_train[tr],
             class_test=None if self.class_test is None else self.class_test[te],
-            source=self.source, csv_dir=self.csv_dir, data_dir=self.data_dir,
+            source=self.source, csv_dir=self.csv_dir, data_dir=self.data_dir, label_names=self.label_names,
+            origin=self.origin,
         )
 
     def used_counts(self, n_train: int | None, n_test: int | None) -> tuple[int, int]:
@@ -147,17 +208,30 @@ class Dataset:
             if self.class_train is not None:
                 classes = tuple(CLASS_NAMES[c] for c in np.unique(self.class_train[self.y_train == value]))
             rows.append(LabelSummary(int(value), int((self.y_train == value).sum()), int((self.y_test == value).sum()),
-                                     classes))
+                                     classes, self.name_of(value)))
         return rows
 
 
+def _size(x: np.ndarray) -> str:
+    """``28 x 28 grey`` or ``32 x 32 colour``: an image array's size in words."""
+    return f"{x.shape[1]} x {x.shape[2]} " + ("grey" if x.ndim == 3 else "colour")
+
+
 def _checked_images(name: str, x: object) -> np.ndarray:
-    """``x`` as uint8 (N, 28, 28) images, or one DataError line saying what is wrong with it."""
+    """``x`` as uint8 (N, H, W) or (N, H, W, 3) images, or one DataError line saying what is wrong with it."""
     if not isinstance(x, np.ndarray):
         raise DataError(f"{name}: expected a NumPy array of images, got {type(x).__name__}")
-    if x.ndim != 3 or x.shape[1:] != (28, 28) or len(x) == 0:
-        hint = " (flat rows of 784 pixels? use x.reshape(-1, 28, 28))" if x.ndim == 2 and x.shape[-1] == 784 else ""
-        raise DataError(f"{name}: shape {x.shape}; images must be N x 28 x 28 with N >= 1{hint}")
+    if x.ndim == 4 and x.shape[3] == 1:
+        x = x[..., 0]
+    shaped = (x.ndim == 3 or (x.ndim == 4 and x.shape[3] == 3)) and len(x) > 0
+    if not shaped or min(x.shape[1:3]) < MIN_SIDE:
+        hint = ""
+        if x.ndim == 2 and x.shape[-1] == 784:
+            hint = " (flat rows of 784 pixels? use x.reshape(-1, 28, 28))"
+        elif x.ndim == 4 and x.shape[1] in (1, 3):
+            hint = " (channels first? use x.transpose(0, 2, 3, 1))"
+        raise DataError(f"{name}: shape {x.shape}; images must be N x H x W (grey) or N x H x W x 3 (colour), with "
+                        f"N >= 1 and H, W >= {MIN_SIDE}{hint}")
     if x.dtype == np.uint8:
         return x
     if x.dtype.kind not in "iu":
@@ -197,3 +271,25 @@ def check_labels(y: np.ndarray, where: str) -> None:
             f"{where}: only {len(np.unique(y))} distinct label(s); a classifier needs at "
             "least 2 - check that this is the right label file"
         )
+
+
+def check_label_names(names: Sequence[str], n_labels: int, where: str) -> None:
+    """Refuse label names that are not one distinct, non-empty string per label."""
+    if len(names) != n_labels:
+        raise DataError(f"{where}: {len(names)} names for {n_labels} distinct labels; give one name per label value, "
+                        "in sorted order of the values")
+    if any(not isinstance(n, str) or not n.strip() for n in names) or len(set(names)) != len(names):
+        raise DataError(f"{where}: label names must be distinct, non-empty strings, got {list(names)!r}")
+
+
+def split_by_label(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A test mask holding ``fraction`` of each label's images (rounded), chosen at random with ``seed``.
+
+    The same labels, fraction and seed always give the same mask.
+    """
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(labels), dtype=bool)
+    for value in np.unique(labels):
+        idx = np.flatnonzero(labels == value)
+        test[idx[rng.permutation(len(idx))[:round(len(idx) * fraction)]]] = True
+    return test

@@ -10,15 +10,27 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["activation", "conv", "dense", "named", "to_input", "inference_layout", "INPUT_SHAPE", "LEAKY_SLOPE"]
+__all__ = ["activation", "conv", "dense", "named", "to_input", "input_shape_of", "inference_layout", "INPUT_SHAPE",
+           "LEAKY_SLOPE"]
 
-#: Every model takes float32 NCHW images in [0, 1] of this shape.
+#: The input shape (channels, height, width) of a model built without one: Fashion-MNIST's 28 x 28 grey images.
 INPUT_SHAPE = (1, 28, 28)
 
 
 def to_input(images: np.ndarray) -> torch.Tensor:
-    """The model boundary: uint8 images (N, 28, 28) -> float32 NCHW in [0, 1] (``x / 255``)."""
-    return torch.from_numpy(np.asarray(images, dtype=np.float32)).unsqueeze(1).div_(255.0)
+    """The model boundary: uint8 images (N, H, W) or (N, H, W, C) -> float32 NCHW in [0, 1] (``x / 255``).
+
+    Colour images come out channels-last in memory (a view of the NHWC array), which is the
+    layout a CPU's convolutions read fastest.
+    """
+    x = torch.from_numpy(np.asarray(images, dtype=np.float32))
+    x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
+    return x.div_(255.0)
+
+
+def input_shape_of(model: nn.Module) -> tuple[int, int, int]:
+    """The (channels, height, width) a model takes: what :func:`~twistfm.models.create_model` recorded."""
+    return tuple(getattr(model, "input_shape", INPUT_SHAPE))
 
 
 @contextlib.contextmanager

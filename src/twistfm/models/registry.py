@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from ..errors import OptionError
+from .layers import INPUT_SHAPE
 
 __all__ = ["ModelArg", "ModelInfo", "register_model", "create_model", "list_models", "model_info", "check_model_args"]
 
@@ -125,7 +126,8 @@ def check_model_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
     return {k: info.args[k].check(name, k, v) for k, v in args.items()}
 
 
-def create_model(name: str, num_classes: int, **kwargs: Any) -> nn.Module:
+def create_model(name: str, num_classes: int, input_shape: tuple[int, int, int] = INPUT_SHAPE,
+                 **kwargs: Any) -> nn.Module:
     """Build a fresh, untrained model.
 
     Parameters
@@ -134,10 +136,20 @@ def create_model(name: str, num_classes: int, **kwargs: Any) -> nn.Module:
         A name from :func:`list_models`.
     num_classes : int
         Number of output classes (taken from the data, never assumed).
+    input_shape : (channels, height, width), default=(1, 28, 28)
+        The images the model takes (taken from the data: :attr:`Dataset.input_shape`); 1 or 3
+        channels, each side at least 8. The model keeps it as its ``input_shape`` attribute.
     **kwargs
         Architecture arguments of that model (for example ``width``), checked first.
     """
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise OptionError(f"num_classes must be an integer of at least 2, got {num_classes!r}")
+    shape = tuple(input_shape)
+    if (len(shape) != 3 or any(isinstance(v, bool) or not isinstance(v, int) for v in shape) or shape[0] not in (1, 3)
+            or min(shape[1:]) < 8):
+        raise OptionError(f"input_shape must be (channels, height, width) with 1 or 3 channels and sides of at least "
+                          f"8, got {input_shape!r}")
     args = check_model_args(name, kwargs)
-    return model_info(name).builder(num_classes=num_classes, **args)
+    model = model_info(name).builder(num_classes=num_classes, input_shape=shape, **args)
+    model.input_shape = shape
+    return model

@@ -1,7 +1,9 @@
 """The seeds' architectures: cm1, model-a, model-b and seed 000's leaky network.
 
-Parameter counts equal the seeds' Keras summaries (40,933 / 174,629 / 1,092,945). The
-softmax is folded into the loss, so each model returns logits. Weights start as Keras
+Parameter counts equal the seeds' Keras summaries (40,933 / 174,629 / 1,092,945) on 28 x 28
+grey images; on other images the first convolution takes their channels and the first dense
+layer their flattened size (as Keras would build the same layer list). The softmax is
+folded into the loss, so each model returns logits. Weights start as Keras
 starts them (Glorot-uniform kernels, zero biases), so the seeds' runs are reproduced
 faithfully.
 """
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from .layers import LEAKY_SLOPE, conv, dense, named
+from ..errors import OptionError
+from .layers import INPUT_SHAPE, LEAKY_SLOPE, conv, dense, named
 from .registry import ModelArg, register_model
 
 __all__ = ["cm1", "model_a", "model_b", "leaky", "keras_init"]
@@ -26,38 +29,40 @@ def keras_init(model: nn.Module) -> nn.Module:
 
 
 @register_model("cm1", "seed default network: conv32 same, pool, conv32 same, dense")
-def cm1(num_classes: int) -> nn.Module:
+def cm1(num_classes: int, input_shape: tuple[int, int, int] = INPUT_SHAPE) -> nn.Module:
     """Two 3x3 'same' convolutions of 32 filters around a 2x2 max-pool, then one dense layer."""
+    channels, height, width = input_shape
     return keras_init(named(
-        ("conv1", conv(1, 32)),
+        ("conv1", conv(channels, 32)),
         ("pool1", nn.MaxPool2d(2)),
         ("conv2", conv(32, 32)),
         ("flatten", nn.Flatten()),
-        ("output", nn.Linear(14 * 14 * 32, num_classes)),
+        ("output", nn.Linear((height // 2) * (width // 2) * 32, num_classes)),
     ))
 
 
-def _conv_pool_dense(filters: int, units: int, num_classes: int) -> nn.Module:
+def _conv_pool_dense(filters: int, units: int, num_classes: int, input_shape: tuple[int, int, int]) -> nn.Module:
+    channels, height, width = input_shape
     return keras_init(named(
-        ("conv1", conv(1, filters, padding="valid")),
+        ("conv1", conv(channels, filters, padding="valid")),
         ("pool1", nn.MaxPool2d(2)),
         ("flatten", nn.Flatten()),
-        ("dense1", dense(13 * 13 * filters, units)),
+        ("dense1", dense(((height - 2) // 2) * ((width - 2) // 2) * filters, units)),
         ("dense2", dense(units, units)),
         ("output", nn.Linear(units, num_classes)),
     ))
 
 
 @register_model("model-a", "seed 002 model A: conv32 valid, pool, dense32, dense32")
-def model_a(num_classes: int) -> nn.Module:
+def model_a(num_classes: int, input_shape: tuple[int, int, int] = INPUT_SHAPE) -> nn.Module:
     """Seed 002's model A (its encoding was ``dense2``, the second dense-32 layer)."""
-    return _conv_pool_dense(32, 32, num_classes)
+    return _conv_pool_dense(32, 32, num_classes, input_shape)
 
 
 @register_model("model-b", "seed 002 model B: conv64 valid, pool, dense100, dense100")
-def model_b(num_classes: int) -> nn.Module:
+def model_b(num_classes: int, input_shape: tuple[int, int, int] = INPUT_SHAPE) -> nn.Module:
     """Seed 002's model B."""
-    return _conv_pool_dense(64, 100, num_classes)
+    return _conv_pool_dense(64, 100, num_classes, input_shape)
 
 
 _LEAKY_ARGS = {
@@ -74,7 +79,8 @@ _LEAKY_ARGS = {
 
 @register_model("leaky", "seed 000's own: LeakyReLU, 3 conv32 with pools, dense, LeakyReLU", _LEAKY_ARGS)
 def leaky(num_classes: int, units: int = 64, pool: str = "ceil", conv_act: str = "leaky",
-          slope: float = LEAKY_SLOPE, first_pool: str = "none") -> nn.Module:
+          slope: float = LEAKY_SLOPE, first_pool: str = "none", input_shape: tuple[int, int, int] = INPUT_SHAPE
+          ) -> nn.Module:
     """Seed 000's own design, as its text lists the layers.
 
     The seed names the layers but not everything about them; each open point is an argument:
@@ -94,21 +100,32 @@ def leaky(num_classes: int, units: int = 64, pool: str = "ceil", conv_act: str =
     labels). Pooling the raw input, as the list literally reads, loses about 2.5 points.
     """
     ceil = pool == "ceil"
+    channels, height, width = input_shape
     # 28 -> 14 -> 7 -> 4 -> 2 (ceil) or 28 -> 14 -> 7 -> 3 -> 1 (floor); without the first pooling, 28 -> 14 -> 7 -> 4 / 3
-    side = (4 if ceil else 3) if first_pool == "none" else (2 if ceil else 1)
+    pools = 3 if first_pool == "none" else 4
+
+    def pooled(side: int) -> int:
+        for _ in range(pools):
+            side = -(-side // 2) if ceil else side // 2
+        return side
+
+    if min(pooled(height), pooled(width)) < 1:
+        raise OptionError(f"leaky with first_pool={first_pool!r} and pool={pool!r} pools {height} x {width} images to "
+                          "nothing; use larger images or another first_pool")
     first = {"input": [("pool0", nn.MaxPool2d(2, ceil_mode=ceil))],
-             "conv": [("conv0", conv(1, 32, act=conv_act, slope=slope)), ("pool0", nn.MaxPool2d(2, ceil_mode=ceil))],
+             "conv": [("conv0", conv(channels, 32, act=conv_act, slope=slope)),
+                      ("pool0", nn.MaxPool2d(2, ceil_mode=ceil))],
              "none": []}[first_pool]
     return keras_init(named(
         ("act0", nn.LeakyReLU(slope)),
         *first,
-        ("conv1", conv(32 if first_pool == "conv" else 1, 32, act=conv_act, slope=slope)),
+        ("conv1", conv(32 if first_pool == "conv" else channels, 32, act=conv_act, slope=slope)),
         ("pool1", nn.MaxPool2d(2, ceil_mode=ceil)),
         ("conv2", conv(32, 32, act=conv_act, slope=slope)),
         ("pool2", nn.MaxPool2d(2, ceil_mode=ceil)),
         ("conv3", conv(32, 32, act="leaky", slope=slope)),
         ("pool3", nn.MaxPool2d(2, ceil_mode=ceil)),
         ("flatten", nn.Flatten()),
-        ("dense1", dense(32 * side * side, units, act="leaky", slope=slope)),
+        ("dense1", dense(32 * pooled(height) * pooled(width), units, act="leaky", slope=slope)),
         ("output", nn.Linear(units, num_classes)),
     ))

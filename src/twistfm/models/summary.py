@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layers import INPUT_SHAPE
+from .layers import input_shape_of
 
 __all__ = ["LayerRow", "layer_table", "count_parameters", "format_summary"]
 
@@ -37,7 +37,7 @@ def layer_table(model: nn.Module) -> list[LayerRow]:
     """The model's named top-level layers with output shapes (batch dim omitted)."""
     was_training = model.training
     model.eval()
-    x = torch.zeros((1, *INPUT_SHAPE))
+    x = torch.zeros((1, *input_shape_of(model)))
     rows = []
     for name, module in model.named_children():
         x = module(x)

@@ -46,13 +46,16 @@ from ..analysis import Analysis, Clustering
 from ..analysis.discover import Discovery
 from ..analysis.neighbours import RETRIEVAL_K
 from ..data import CLASS_NAMES
+from .images import display, tile, tile_size
 from .palette import NOISE_COLOR, PALETTE, distinct_colours, nested_colours
 from .tables import label_names
 
 __all__ = ["ExplorerField", "ExplorerPart", "explorer_part", "explorer_fields", "group_name", "sprite_sheets", "TILE",
            "PER_SHEET", "SHEET_COLS", "GRID", "CSS"]
 
-#: Sprite sheets: 28-pixel tiles, ``SHEET_COLS`` per row, ``PER_SHEET`` per sheet (under WebP's 16,383-pixel limit).
+#: Sprite sheets: square tiles (``TILE`` pixels for Fashion-MNIST; the images' larger side up to
+#: :data:`~twistfm.report.images.MAX_TILE` for others), ``SHEET_COLS`` per row, ``PER_SHEET`` per sheet (under
+#: WebP's 16,383-pixel limit).
 TILE, SHEET_COLS, PER_SHEET = 28, 100, 7000
 #: Images a selection shows in its grid.
 GRID = 96
@@ -107,15 +110,18 @@ def _encoded(values: np.ndarray, dtype: str) -> dict[str, str]:
 
 
 def sprite_sheets(images: np.ndarray, quality: int = _QUALITY) -> list[str]:
-    """The images (dark ink on white) as WebP sprite sheets, one data URI per ``PER_SHEET`` images."""
+    """The images (grey ones dark ink on white, colour ones as they are) as WebP sprite sheets of square tiles
+    (:func:`~twistfm.report.images.tile_size`), one data URI per ``PER_SHEET`` images."""
     uris = []
+    side = tile_size(images.shape[1:])
+    same = images.shape[1:3] == (side, side)
     for start in range(0, len(images), PER_SHEET):
-        chunk = 255 - images[start:start + PER_SHEET]
+        chunk = images[start:start + PER_SHEET]
         rows = -(-len(chunk) // SHEET_COLS)
-        canvas = np.full((rows * TILE, SHEET_COLS * TILE), 255, np.uint8)
+        canvas = np.full((rows * side, SHEET_COLS * side, *images.shape[3:]), 255, np.uint8)
         for k, image in enumerate(chunk):
             r, c = divmod(k, SHEET_COLS)
-            canvas[r * TILE:(r + 1) * TILE, c * TILE:(c + 1) * TILE] = image
+            canvas[r * side:(r + 1) * side, c * side:(c + 1) * side] = display(image) if same else tile(image, side)
         buffer = io.BytesIO()
         Image.fromarray(canvas).save(buffer, format="WEBP", quality=quality, method=4)
         uris.append("data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode())
@@ -219,7 +225,7 @@ def explorer_part(analysis: Analysis, images: np.ndarray, discovery: Discovery |
         "index": _encoded(np.r_[np.arange(analysis.n_train), np.arange(n - analysis.n_train)], "int32"),
         "neighbours": _encoded(analysis.neighbours.index[:, :k], "int32"),
         "distances": _encoded(np.round(distance / scale), "uint16"), "distance_scale": scale,
-        "sprites": {"tile": TILE, "cols": SHEET_COLS, "per_sheet": PER_SHEET},
+        "sprites": {"tile": tile_size(images.shape[1:]), "cols": SHEET_COLS, "per_sheet": PER_SHEET},
         "fields": [{"name": f.name, "title": f.title, "categories": f.categories, "colours": f.colours, "none": f.none,
                     "hover": f.hover, "filter": f.filter, "count": f.count, "codes": _encoded(f.codes, "int16"),
                     "order": _order(f) + [-1]}

@@ -22,6 +22,7 @@ from ..analysis import Analysis, Projection
 from ..analysis.discover import Discovery, GroupCount
 from ..analysis.neighbours import RETRIEVAL_K
 from ..data import CLASS_NAMES
+from .images import blank_like, display_strip, show, show_image
 from .palette import NOISE_COLOR, color_of
 from .tables import label_names
 
@@ -187,7 +188,7 @@ def scatter_figure(points: np.ndarray, groups: np.ndarray, title: str, names: di
 @_styled
 def image_grid_figure(images: np.ndarray, captions: Sequence[str], title: str, cols: int = 10,
                       row_names: Sequence[str] | None = None) -> Figure:
-    """A grid of 28x28 grey images, each with a short caption (and, optionally, a name per row)."""
+    """A grid of images (grey or colour, any size), each with a short caption (and, optionally, a name per row)."""
     rows = max(1, int(np.ceil(len(images) / cols)))
     lead = 1 if row_names is not None else 0
     fig, axes = _subplots(rows, cols + lead, figsize=((cols + 1.6 * lead) * 0.95, rows * 1.25 + 0.6), squeeze=False,
@@ -196,7 +197,7 @@ def image_grid_figure(images: np.ndarray, captions: Sequence[str], title: str, c
         ax.axis("off")
     for k, (image, caption) in enumerate(zip(images, captions, strict=False)):
         ax = axes[k // cols, k % cols + lead]
-        ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)
+        show_image(ax, image)
         ax.set_title(caption, fontsize=MIN_FONT)
     for r, name in enumerate(row_names or []):
         axes[r, 0].text(0.0, 0.5, name, va="center", fontsize=11)
@@ -252,7 +253,7 @@ def groups_figure(discovery: Discovery, images: np.ndarray, per_row: int = 10) -
     of images (shown at 0.8 inch each) beside a text column wide enough for its name.
     """
     rows = [(lg, g, group) for lg in discovery.per_label for g, group in enumerate(lg.groups)]
-    gap, tile = 4, 28
+    gap, tile = 4, int(images.shape[2]) if len(images) else 28
     height = 0.95 * len(rows) + 0.9
     fig = Figure(figsize=(3.2 + 0.8 * per_row, height))
     grid = fig.add_gridspec(max(len(rows), 1), 2, width_ratios=[3.2, 0.8 * per_row], wspace=0.02, hspace=0.25,
@@ -264,11 +265,10 @@ def groups_figure(discovery: Discovery, images: np.ndarray, per_row: int = 10) -
         text.text(0.0, 0.5, f"label {lg.label}, group {g + 1}: {group.size:,} images{seen}", va="center", ha="left",
                   fontsize=MIN_FONT, transform=text.transAxes)
         picks = (group.typical + group.borderline)[:per_row]
-        strip = np.full((tile, per_row * (tile + gap) - gap), 0, np.uint8)
-        for k, i in enumerate(picks):
-            strip[:, k * (tile + gap):k * (tile + gap) + tile] = images[i]
+        shown = [images[i] for i in picks] + [blank_like(images)] * (per_row - len(picks))
+        strip = display_strip(shown, gap)
         ax = fig.add_subplot(grid[r, 1])
-        ax.imshow(strip, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
+        show(ax, strip, interpolation="nearest")
         ax.axis("off")
         typical = min(len(group.typical), per_row)
         if 0 < typical < len(picks):
@@ -392,7 +392,7 @@ def _gallery(x: np.ndarray, groups: np.ndarray, other: np.ndarray, group_name: s
         pick = np.sort(rng.choice(idx, min(n, len(idx)), replace=False))
         names.append(f"{group_name} {g}")
         for i in np.concatenate([pick, np.full(n - len(pick), -1)]).astype(int):
-            images.append(x[i] if i >= 0 else np.zeros((28, 28), np.uint8))
+            images.append(x[i] if i >= 0 else blank_like(x))
             captions.append(f"{other_name} {other[i]}" if i >= 0 else "")
     return image_grid_figure(np.stack(images), captions, title, cols=n, row_names=names)
 

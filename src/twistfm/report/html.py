@@ -29,6 +29,7 @@ from ..data import LabelSummary
 from . import figures as F
 from .explorer import CSS as EXPLORER_CSS
 from .explorer import ExplorerPart
+from .images import display_strip
 from .tables import contingency_rows, label_names
 
 __all__ = ["ModelReport", "StudyReport", "build_report", "THUMBNAILS"]
@@ -184,9 +185,9 @@ def format_value(value: Any) -> str:
 
 def _thumbs(images: np.ndarray, alt: str) -> str:
     """A strip of images as one small PNG (dark ink on white), described by ``alt``."""
-    strip = 255 - np.concatenate(list(images), axis=1) if len(images) else np.full((28, 28), 255, np.uint8)
+    strip = display_strip(images)
     buffer = io.BytesIO()
-    Image.fromarray(strip.astype(np.uint8)).save(buffer, format="PNG")
+    Image.fromarray(strip).save(buffer, format="PNG")
     return (f'<img alt="{html.escape(alt)}" tabindex="0" role="button" aria-pressed="false" title="click to enlarge" '
             f'src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">')
 
@@ -298,8 +299,11 @@ def _val_splits(study: StudyReport) -> dict[str, float]:
 
 
 def _data(study: StudyReport) -> str:
-    counts = [{"label": r.label, "training images": r.train, "test images": r.test,
-               "classes behind it": ", ".join(r.classes) or "-"} for r in study.label_counts]
+    named = any(r.name for r in study.label_counts)
+    counts = [{"label": r.label, **({"name": r.name or "-"} if named else {}), "training images": r.train,
+               "test images": r.test, "classes behind it": ", ".join(r.classes) or "-"} for r in study.label_counts]
+    shape = study.test_images.shape
+    kind = "grey values" if len(shape) == 3 else "colour (RGB) values"
     splits = _val_splits(study)
     if len(set(splits.values())) == 1:
         share = next(iter(splits.values()), 0.0)
@@ -308,7 +312,8 @@ def _data(study: StudyReport) -> str:
     else:
         held = ("The validation images are the last images of the training file, in file order, as the seeds' Keras "
                 "code held them out: " + ", ".join(f"{v:.0%} for {html.escape(k)}" for k, v in splits.items()) + ".")
-    return (f"<p>Source: {html.escape(study.data_source)}. Images are 28&times;28 grey values 0&ndash;255, kept as "
+    return (f"<p>Source: {html.escape(study.data_source)}. Images are {shape[1]}&times;{shape[2]} {kind} 0&ndash;255, "
+            "kept as "
             f"integers until they enter a network, where each is divided by 255 to lie in [0, 1]. {held}</p>"
             + _table(counts))
 

@@ -28,6 +28,7 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from ..errors import OptionError
+from .images import display_strip, show_image
 from .palette import NOISE_COLOR, color_of
 
 if TYPE_CHECKING:
@@ -79,9 +80,9 @@ def figure_html(fig: Figure, width: int = 420, dpi: int = 72) -> str:
 
 def thumbnails_html(images: np.ndarray, height: int = 42) -> str:
     """A strip of uint8 images as one small PNG (dark ink on white), ``height`` pixels high."""
-    strip = 255 - np.concatenate(list(images), axis=1) if len(images) else np.full((28, 28), 255, np.uint8)
+    strip = display_strip(images)
     buffer = io.BytesIO()
-    Image.fromarray(strip.astype(np.uint8)).save(buffer, format="PNG")
+    Image.fromarray(strip).save(buffer, format="PNG")
     data = base64.b64encode(buffer.getvalue()).decode()
     return (f'<img alt="" style="height:{height}px;width:auto;image-rendering:pixelated" '
             f'src="data:image/png;base64,{data}">')
@@ -158,7 +159,7 @@ def gallery_figure(rows: Sequence[tuple[str, np.ndarray, Sequence[str]]], title:
         for r, (name, images, captions) in enumerate(rows):
             grid[r, 0].text(0.0, 0.5, name, va="center", fontsize=10)
             for c, (image, caption) in enumerate(zip(images[:cols], captions, strict=False)):
-                grid[r, c + 1].imshow(image, cmap="gray_r", vmin=0, vmax=255)
+                show_image(grid[r, c + 1], image)
                 grid[r, c + 1].set_title(caption, fontsize=9)
         fig.suptitle(title)
         fig.tight_layout()

@@ -57,7 +57,8 @@ def label_names(decoding: LabelDecoding | None, label_values: list[int]) -> dict
     for value in label_values:
         m = meanings.get(int(value))
         classes = sorted(m.classes, key=lambda n: -m.shares[n]) if m is not None else []
-        names[int(value)] = f"label {value}" + (f" · {' + '.join(classes)}" if classes else "")
+        title = m.title if m is not None else f"label {value}"
+        names[int(value)] = title + (f" · {' + '.join(classes)}" if classes else "")
     return names
 
 

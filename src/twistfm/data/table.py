@@ -1,0 +1,460 @@
+"""Tables of images: Kaggle's pixel columns in CSV or Parquet, and Hugging Face's image column in Parquet.
+
+Two layouts, told apart by the columns:
+
+- **pixel columns** (Kaggle's): ``pixel1`` ... ``pixelN`` (or ``pixel0`` ... ``pixelN-1``), one
+  row per image, each cell an integer 0..255; N must be a square (``28 x 28``): grey images.
+  CSV (``.csv``, ``.csv.gz``, with a header row) or Parquet.
+- **an image column** (Hugging Face ``datasets``'s, and ``twistfm export-table``'s): each cell
+  an encoded image, as ``{"bytes": ...}`` or plain bytes (PNG, JPEG, BMP or WebP). Parquet.
+
+Beside the images, a label column and, when one file holds both splits, a split column
+(``train`` / ``test`` in each row). Each column is found by a rule, refused when the rule
+finds more than one, and can be named instead (``label_column``, ``image_column``,
+``split_column``):
+
+- label: the column named ``label``; else the one column named ``labels``, ``target``,
+  ``class`` or ``y``, or ending in ``label``.
+- image: the one column of encoded images.
+- split: the column named ``split``.
+
+Other columns are not read. The test images come from the split column, or a second file
+of the same layout (``test_table``), or else ``test_fraction`` of each label's rows chosen
+with ``seed``. Labels are integers, or names (kept as names, sorted, numbered 0, 1, ...);
+a Hugging Face ``ClassLabel`` column keeps the names its file records.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError, OptionError
+from .csv import _CHUNK_BYTES, _INT, parse_uint8_rows, pixel_problem, read_text
+from .dataset import Dataset, check_labels, split_by_label
+from .images import DEFAULT_TEST_FRACTION, check_fraction, decode_all, label_values_of_names
+
+__all__ = ["TABLE_SUFFIXES", "read_table", "TableColumns"]
+
+#: File name endings of the tables twistfm reads.
+TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
+_PIXEL = re.compile(r"pixel(\d+)", re.IGNORECASE)
+_LABEL_NAMES = ("labels", "target", "class", "y")
+_SPLITS = ("train", "test")
+_BATCH = 4096
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    """The columns of one table that twistfm reads.
+
+    Attributes
+    ----------
+    label : str
+    split : str or None
+    image : str or None
+        The column of encoded images (None for pixel columns).
+    pixels : tuple of str
+        The pixel columns in order (empty for an image column).
+    side : int
+        The images' side, for pixel columns.
+    """
+
+    label: str
+    split: str | None
+    image: str | None
+    pixels: tuple[str, ...]
+    side: int = 0
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    return next((s for s in sorted(TABLE_SUFFIXES, key=len, reverse=True) if name.endswith(s)), "")
+
+
+def _shown(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f", ... ({len(names)} columns)" if len(names) > limit else "")
+
+
+def find_columns(where: str, names: list[str], image_like: list[str], *, label: str | None = None,
+                 split: str | None = None, image: str | None = None) -> TableColumns:
+    """The label, split, image and pixel columns of a table with columns ``names``.
+
+    ``image_like`` are the columns whose values are encoded images (Parquet binary or
+    ``{"bytes": ...}``). See the module docstring for the rules.
+
+    Raises
+    ------
+    DataError
+        When a rule finds none or more than one, or a named column is missing.
+    """
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise DataError(f"{where}: column {twice!r} appears twice; give every column its own name")
+    for option, given in (("--label-column", label), ("--split-column", split), ("--image-column", image)):
+        if given is not None and given not in names:
+            raise DataError(f"{where}: no column {given!r} ({option}); the columns are {_shown(names)}")
+    pixels = [n for n in names if _PIXEL.fullmatch(n)]
+    side = 0
+    if pixels:
+        if image is not None:
+            raise DataError(f"{where}: has pixel columns ({pixels[0]} ...); --image-column is for a table of encoded "
+                            "images, leave it out")
+        numbers = [int(_PIXEL.fullmatch(n)[1]) for n in pixels]
+        first = names.index(pixels[0])
+        start = numbers[0]
+        expected = list(range(start, start + len(pixels)))
+        if start not in (0, 1) or numbers != expected or names[first:first + len(pixels)] != pixels:
+            bad = next((i for i, (a, b) in enumerate(zip(numbers, expected, strict=True)) if a != b), None)
+            what = (f"column {pixels[bad]!r} where pixel{expected[bad]} belongs" if bad is not None
+                    else "the pixel columns are not side by side")
+            raise DataError(f"{where}: pixel columns must be pixel1..pixelN (or pixel0..pixelN-1), in order and side "
+                            f"by side; found {what}")
+        side = math.isqrt(len(pixels))
+        if side * side != len(pixels):
+            third = math.isqrt(len(pixels) // 3)
+            if len(pixels) % 3 == 0 and third * third * 3 == len(pixels):
+                raise DataError(f"{where}: {len(pixels)} pixel columns are 3 x {third} x {third}: colour pixel columns "
+                                "do not say their order (RGB per pixel, or one plane per colour); write the images as "
+                                "an image column of PNG bytes in a Parquet file instead")
+            raise DataError(f"{where}: {len(pixels)} pixel columns do not make a square image; pixel columns hold "
+                            "square grey images (28 x 28: 784 columns); write other sizes as an image column of PNG "
+                            "bytes in a Parquet file")
+    else:
+        if image is None:
+            if len(image_like) > 1:
+                raise DataError(f"{where}: columns {_shown(image_like)} all hold encoded images; choose one with "
+                                "--image-column NAME")
+            if not image_like:
+                raise DataError(f"{where}: neither pixel columns (pixel1 ... pixelN) nor a column of encoded images "
+                                f"({{\"bytes\": ...}}) among {_shown(names)}")
+            image = image_like[0]
+        elif image not in image_like:
+            raise DataError(f"{where}: column {image!r} (--image-column) does not hold encoded images (bytes, or "
+                            "{\"bytes\": ...})")
+    rest = [n for n in names if n not in pixels and n != image]
+    if split is None:
+        split = next((n for n in rest if n.lower() == "split"), None)
+    if label is None:
+        rest = [n for n in rest if n != split]
+        exact = [n for n in rest if n.lower() == "label"]
+        candidates = exact or [n for n in rest if n.lower() in _LABEL_NAMES or n.lower().endswith("label")]
+        if len(candidates) > 1:
+            raise DataError(f"{where}: columns {_shown(candidates)} could each be the label; choose one with "
+                            "--label-column NAME")
+        if not candidates:
+            raise DataError(f"{where}: no label column (named 'label', 'target', 'class', 'y' or '...label') among "
+                            f"{_shown(rest)}; name it with --label-column NAME")
+        label = candidates[0]
+    if label == split or (image is not None and label == image):
+        raise DataError(f"{where}: column {label!r} cannot be both the label and the split or image column")
+    return TableColumns(label=label, split=split, image=image, pixels=tuple(pixels), side=side)
+
+
+@dataclass
+class _Part:
+    """One file read: its images, label cells, split cells and where its label names came from."""
+
+    images: np.ndarray
+    labels: list[Any]
+    split: np.ndarray | None
+    class_names: list[str] | None
+    columns: TableColumns
+
+
+def _label_cell(cell: bytes | str | int | None, where: str) -> int | str:
+    if cell is None:
+        raise DataError(f"{where}: no label (an empty cell); every row needs one")
+    if isinstance(cell, (int, np.integer)) and not isinstance(cell, bool):
+        return int(cell)
+    text = cell.decode("utf-8", "replace").strip() if isinstance(cell, bytes) else str(cell).strip()
+    if not text:
+        raise DataError(f"{where}: no label (an empty cell); every row needs one")
+    return text
+
+
+def _split_cells(values: list[Any], where: Any) -> np.ndarray:
+    """``values`` as train/test flags (True = test); DataError naming the first other value via ``where(i)``."""
+    out = np.empty(len(values), dtype=bool)
+    for i, value in enumerate(values):
+        text = (value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)).strip().lower() \
+            if value is not None else ""
+        if text not in _SPLITS:
+            raise DataError(f"{where(i)}: split {value!r}; the split column holds only 'train' or 'test' (rename or "
+                            "drop the other rows)")
+        out[i] = text == "test"
+    return out
+
+
+def _read_csv(path: Path, given: dict[str, str | None], resize: tuple[int, int] | None) -> _Part:
+    if resize is not None:
+        raise OptionError(f"--resize: {path} holds pixel columns, whose images all have one size; leave it out")
+    data = read_text(path)
+    end = data.find(b"\n")
+    header = data if end < 0 else data[:end]
+    names = [c.strip().strip(b'"').decode("utf-8", "replace") for c in header.split(b",")]
+    if all(_INT.fullmatch(c.strip()) for c in header.split(b",")):
+        raise DataError(f"{path}: line 1 is not a header row (it holds numbers); a table needs one, such as "
+                        "label,pixel1,...,pixel784")
+    if given.get("image"):
+        raise DataError(f"{path}: a CSV table holds pixel columns; --image-column is for a Parquet table of encoded "
+                        "images")
+    columns = find_columns(str(path), names, [], **given)
+    body = b"" if end < 0 else data[end + 1:]
+    del data
+    if not body:
+        raise DataError(f"{path}: has a header but no rows")
+    n_cols, p0, n_pix = len(names), names.index(columns.pixels[0]), len(columns.pixels)
+    label_at, split_at = names.index(columns.label), (names.index(columns.split) if columns.split else None)
+    n_rows = body.count(b"\n") + 1
+    images = np.empty((n_rows, n_pix), dtype=np.uint8)
+    labels: list[Any] = []
+    splits: list[bytes] = []
+    row, start = 0, 0
+    fast = n_cols == n_pix + 1 and split_at is None
+    while start < len(body):
+        end = body.rfind(b"\n", start, start + _CHUNK_BYTES) if start + _CHUNK_BYTES < len(body) else len(body)
+        if end <= start:
+            end = body.find(b"\n", start)
+            end = len(body) if end < 0 else end
+        chunk = body[start:end]
+        rows = chunk.count(b"\n") + 1
+        values = parse_uint8_rows(chunk, rows, n_cols) if fast else None
+        if values is not None:  # every cell, the label's too, is an integer 0..255
+            images[row:row + rows] = np.delete(values, label_at, axis=1)
+            labels.extend(values[:, label_at].tolist())
+        else:
+            images[row:row + rows] = _slow_rows(chunk, path, row + 2, n_cols, p0, n_pix, label_at, split_at, labels,
+                                                splits)
+        row += rows
+        start = end + 1
+    split = None
+    if split_at is not None:
+        split = _split_cells(splits, lambda i: f"{path}: line {i + 2}, column {split_at + 1}")
+    return _Part(images.reshape(n_rows, columns.side, columns.side), labels, split, None, columns)
+
+
+def _slow_rows(chunk: bytes, path: Path, first_line: int, n_cols: int, p0: int, n_pix: int, label_at: int,
+               split_at: int | None, labels: list[Any], splits: list[bytes]) -> np.ndarray:
+    """Rows with text beside the pixels: the label and split cells taken out one row at a time, the pixels vectorised."""
+    pixel_lines = []
+    for k, line in enumerate(chunk.split(b"\n")):
+        where = f"{path}: line {first_line + k}"
+        if not line.strip():
+            raise DataError(f"{where}: empty row; remove blank lines")
+        cells = line.split(b",")
+        if len(cells) != n_cols:
+            raise DataError(f"{where}: {len(cells)} columns, expected {n_cols} (as the header)")
+        label = cells[label_at].strip().strip(b'"')
+        if not label:
+            raise DataError(f"{where}, column {label_at + 1}: empty label cell; every row needs a label")
+        labels.append(int(label) if _INT.fullmatch(label) and len(label) < 18 else label.decode("utf-8", "replace"))
+        if split_at is not None:
+            splits.append(cells[split_at].strip().strip(b'"'))
+        pixel_lines.append(b",".join(cells[p0:p0 + n_pix]))
+    text = b"\n".join(pixel_lines)
+    values = parse_uint8_rows(text, len(pixel_lines), n_pix)
+    if values is not None:
+        return values
+    for k, line in enumerate(pixel_lines):
+        for col, cell in enumerate(line.split(b","), start=p0 + 1):
+            problem = pixel_problem(cell)
+            if problem:
+                raise DataError(f"{path}: line {first_line + k}, column {col}: {problem}")
+    raise DataError(f"{path}: lines {first_line}.. cannot be read as pixels 0..255")  # pragma: no cover
+
+
+def _read_parquet(path: Path, given: dict[str, str | None], resize: tuple[int, int] | None) -> _Part:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise OptionError("reading a Parquet table needs pyarrow, an optional extra: pip install 'twistfm[table]'"
+                          ) from None
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path}: is {'a folder' if path.is_dir() else 'not a regular file'}; give a Parquet file")
+    try:
+        handle = pq.ParquetFile(path)
+        schema = handle.schema_arrow
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: not a Parquet file pyarrow can read ({str(exc).splitlines()[0]})") from None
+
+    def encoded(t: Any) -> bool:
+        return (pa.types.is_binary(t) or pa.types.is_large_binary(t)
+                or (pa.types.is_struct(t) and t.get_field_index("bytes") >= 0
+                    and pa.types.is_binary(t.field("bytes").type)))
+
+    names = list(schema.names)
+    columns = find_columns(str(path), names, [n for n in names if encoded(schema.field(n).type)], **given)
+    if columns.pixels and resize is not None:
+        raise OptionError(f"--resize: {path} holds pixel columns, whose images all have one size; leave it out")
+    for name in columns.pixels:
+        if not pa.types.is_integer(schema.field(name).type):
+            raise DataError(f"{path}: column {name!r} holds {schema.field(name).type} values; pixels are integers 0..255")
+    read = [*columns.pixels, *([columns.image] if columns.image else []), columns.label,
+            *([columns.split] if columns.split else [])]
+    n = handle.metadata.num_rows
+    if n == 0:
+        raise DataError(f"{path}: has no rows")
+    pixels = np.empty((n, len(columns.pixels)), dtype=np.uint8) if columns.pixels else None
+    encoded_images: list[tuple[str, bytes]] = []
+    labels: list[Any] = []
+    splits: list[Any] = []
+    row = 0
+    try:
+        batches = list(handle.iter_batches(batch_size=_BATCH, columns=read)) if not columns.pixels else None
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: cannot read its rows ({str(exc).splitlines()[0]}); the file is damaged") from None
+    for batch in batches if batches is not None else handle.iter_batches(batch_size=_BATCH, columns=read):
+        size = batch.num_rows
+        if pixels is not None:
+            for j, name in enumerate(columns.pixels):
+                column = batch.column(name)
+                if column.null_count:
+                    i = row + next(k for k, v in enumerate(column.is_null().to_pylist()) if v)
+                    raise DataError(f"{path}: row {i + 1}, column {name!r}: empty cell; every pixel needs a value 0..255")
+                values = column.to_numpy()
+                low, high = int(values.min()), int(values.max())
+                if low < 0 or high > 255:
+                    i = row + int(np.flatnonzero((values < 0) | (values > 255))[0])
+                    raise DataError(f"{path}: row {i + 1}, column {name!r}: pixel {int(values[i - row])} is outside "
+                                    "0..255")
+                pixels[row:row + size, j] = values
+        else:
+            column = batch.column(columns.image)
+            if pa.types.is_struct(column.type):
+                column = column.field("bytes")
+            for k, value in enumerate(column.to_pylist()):
+                if value is None:
+                    raise DataError(f"{path}: row {row + k + 1}, column {columns.image!r}: no image bytes")
+                encoded_images.append((f"{path}: row {row + k + 1}, column {columns.image!r}", value))
+        label_cells = batch.column(columns.label).to_pylist()
+        labels.extend(_label_cell(v, f"{path}: row {row + k + 1}, column {columns.label!r}")
+                      for k, v in enumerate(label_cells))
+        if columns.split:
+            splits.extend(batch.column(columns.split).to_pylist())
+        row += size
+    if pixels is not None:
+        images = pixels.reshape(n, columns.side, columns.side)
+    else:
+        images = decode_all(encoded_images, resize).array
+    split = _split_cells(splits, lambda i: f"{path}: row {i + 1}, column {columns.split!r}") if columns.split else None
+    return _Part(images, labels, split, _class_label_names(schema, columns.label), columns)
+
+
+def _class_label_names(schema: Any, column: str) -> list[str] | None:
+    """The names a Hugging Face ``ClassLabel`` column records in the file's metadata, else None."""
+    raw = (schema.metadata or {}).get(b"huggingface")
+    try:
+        features = json.loads(raw)["info"]["features"] if raw else {}
+        names = features.get(column, {}).get("names")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return [str(n) for n in names] if isinstance(names, list) and names else None
+
+
+def _read_part(path: Path, given: dict[str, str | None], resize: tuple[int, int] | None) -> _Part:
+    suffix = _suffix(path)
+    if not suffix:
+        raise DataError(f"{path}: a table's name must end in {', '.join(TABLE_SUFFIXES)}")
+    if suffix == ".parquet":
+        return _read_parquet(path, given, resize)
+    return _read_csv(path, given, resize)
+
+
+def read_table(path: str | os.PathLike, *, test_table: str | os.PathLike | None = None,
+               label_column: str | None = None, split_column: str | None = None, image_column: str | None = None,
+               test_fraction: float | None = None, seed: int = 0, resize: tuple[int, int] | None = None) -> Dataset:
+    """Read a table of images (see the module docstring for the layouts and the rules for columns).
+
+    Parameters
+    ----------
+    path : path-like
+        ``.csv``, ``.csv.gz`` or ``.parquet``: the training images, or both splits with a split column.
+    test_table : path-like, optional
+        The test images in a file of their own (same layout).
+    label_column, split_column, image_column : str, optional
+        Name the columns instead of finding them by rule.
+    test_fraction : float, optional
+        Without a split column or ``test_table``: the share of each label's rows kept for
+        testing (default ``DEFAULT_TEST_FRACTION``), chosen with ``seed``.
+    resize : (height, width), optional
+        Resize every image of an image column (its images must otherwise have one size).
+
+    Raises
+    ------
+    DataError, OptionError
+        One line naming the file, the row or column, and what to do.
+    """
+    path = Path(path)
+    given = {"label": label_column, "split": split_column, "image": image_column}
+    train = _read_part(path, given, resize)
+    parts = [train]
+    if test_table is not None:
+        if train.split is not None:
+            raise OptionError(f"--test-table: {path} holds both splits (its column {train.columns.split!r}); give "
+                              "one file with a split column, or two files without one")
+        parts.append(_read_part(Path(test_table), given, resize))
+        if parts[1].split is not None:
+            raise OptionError(f"--test-table: {test_table} has a split column ({parts[1].columns.split!r}); a test "
+                              "file holds only test images")
+    if (train.split is not None or test_table is not None) and test_fraction is not None:
+        raise OptionError("--test-fraction: the table already says which images are for testing; leave it out")
+    values, names = _labels(parts, path)
+    if test_table is not None:
+        x_train, x_test = _same_size(train.images, parts[1].images, path, Path(test_table))
+        y_train, y_test = values[:len(train.labels)], values[len(train.labels):]
+        fraction = None
+    else:
+        fraction = None if train.split is not None else (DEFAULT_TEST_FRACTION if test_fraction is None
+                                                         else test_fraction)
+        if fraction is not None:
+            check_fraction(fraction)
+        test = train.split if train.split is not None else split_by_label(values, fraction, seed)
+        if not test.any() or test.all():
+            raise DataError(f"{path}: {'every' if test.all() else 'no'} row is a test image; a study needs training "
+                            "and test images")
+        x_train, y_train, x_test, y_test = train.images[~test], values[~test], train.images[test], values[test]
+    check_labels(y_train, str(path))
+    columns = train.columns
+    origin = {"table": str(path.resolve()), "test_table": None if test_table is None else str(Path(test_table).resolve()),
+              "label_column": columns.label, "split_column": columns.split, "image_column": columns.image,
+              "test_fraction": fraction, "data_seed": seed,
+              "resize": None if resize is None else f"{resize[0]}x{resize[1]}"}
+    return Dataset(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, label_names=names,
+                   source=f"table {path.resolve()}" + (f" and {Path(test_table).resolve()}" if test_table else ""),
+                   origin=origin)
+
+
+def _same_size(a: np.ndarray, b: np.ndarray, path: Path, test: Path) -> tuple[np.ndarray, np.ndarray]:
+    if a.shape[1:3] != b.shape[1:3]:
+        raise DataError(f"{test}: its images are {b.shape[1]} x {b.shape[2]} but those of {path} {a.shape[1]} x "
+                        f"{a.shape[2]}; both files need one size (give --resize HxW for image columns)")
+    if a.ndim != b.ndim:
+        grey_to_rgb = lambda x: np.repeat(x[..., None], 3, axis=3) if x.ndim == 3 else x  # noqa: E731
+        a, b = grey_to_rgb(a), grey_to_rgb(b)
+    return a, b
+
+
+def _labels(parts: list[_Part], path: Path) -> tuple[np.ndarray, tuple[str, ...] | None]:
+    """Every row's label value (both files in order) and the label names, if the labels are names."""
+    cells = [c for p in parts for c in p.labels]
+    if all(isinstance(c, int) for c in cells):
+        values = np.array(cells, dtype=np.int64)
+        recorded = parts[0].class_names
+        present = np.unique(values)
+        if recorded and present.min() >= 0 and present.max() < len(recorded):
+            return values, tuple(recorded[v] for v in present)
+        return values, None
+    mapping, names = label_values_of_names([str(c) for c in cells], str(path))
+    return np.array([mapping[str(c)] for c in cells], dtype=np.int64), names
