@@ -82,7 +82,8 @@ def test_a_folder_of_label_folders_is_split_per_label_with_the_recorded_fraction
         assert int((data.y_test == value).sum()) == round(total * 0.25)
     again = DataSpec(images=str(folder), test_fraction=0.25, data_seed=7)
     assert again.load_full().fingerprint == data.fingerprint
-    assert DataSpec(images=str(folder), data_seed=8).load_full().fingerprint != data.fingerprint
+    other = DataSpec(images=str(folder), test_fraction=0.25, data_seed=8).load_full()
+    assert _pairs(other.x_test, other.y_test) != _pairs(data.x_test, data.y_test)  # another seed, another split
     resolved = again.resolve(data)
     assert (resolved.test_fraction, resolved.data_seed, resolved.shape) == (0.25, 7, (32, 32, 3))
 
@@ -182,6 +183,8 @@ def test_a_table_without_a_split_is_split_per_label_with_the_seed(tmp_path, grey
     data = read_table(tmp_path / "train.csv", test_fraction=0.5, seed=2)
     assert len(data.x_test) == sum(round((grey.y_train == v).sum() * 0.5) for v in np.unique(grey.y_train))
     assert data.fingerprint == read_table(tmp_path / "train.csv", test_fraction=0.5, seed=2).fingerprint
+    other = read_table(tmp_path / "train.csv", test_fraction=0.5, seed=3)
+    assert _pairs(other.x_test, other.y_test) != _pairs(data.x_test, data.y_test)
 
 
 def test_a_label_column_named_by_the_user_settles_two_candidates(tmp_path, grey):
@@ -195,6 +198,9 @@ def test_a_label_column_named_by_the_user_settles_two_candidates(tmp_path, grey)
                      "columns 'coarse_label', 'fine_label' could each be the label", "--label-column")
     data = read_table(tmp_path / "two.csv", label_column="fine_label")
     assert np.array_equal(data.y_test, grey.y_test)
+    frame = frame.rename(columns={"fine_label": "label", "coarse_label": "class"})
+    frame.to_csv(tmp_path / "export.csv", index=False)  # as twistfm export-table names them: 'label' is the label
+    assert np.array_equal(read_table(tmp_path / "export.csv").y_test, grey.y_test)
 
 
 def _csv(tmp_path: Path, header: str, rows: list[str], name: str = "t.csv") -> Path:
@@ -357,6 +363,12 @@ def test_the_whole_study_on_a_colour_image_folder(tmp_path):
     run = next(p for p in (study / "compare").iterdir() if p.name.endswith("tfm-small"))
     assert json.loads((run / "model.json").read_text())["input_shape"] == [3, 32, 32]
     assert "label 0 (curly)" in out
+    code, _, err = cli("export-table", str(run), "--out", str(tmp_path / "points.parquet"))
+    assert code == 0, err
+    exported = read_table(tmp_path / "points.parquet")  # its label, split and image columns are found by rule
+    assert exported.x_test.shape == (len(exported.x_test), 32, 32, 3)
+    ours = DataSpec(images=str(folder)).load_full()
+    assert _pairs(exported.x_test, exported.y_test) == _pairs(ours.x_test, ours.y_test)
     (folder / "curly" / sorted(p.name for p in (folder / "curly").iterdir())[0]).unlink()
     assert_cli_error(cli("analyze", str(run)), "the data in", "has changed since the run was trained")
 
@@ -379,4 +391,10 @@ def test_the_table_layouts_train_to_the_same_accuracy_as_the_csv_folder(tmp_path
         if source[0] == "--csv-dir":  # the seed format's run files say what they always said
             assert set(json.loads((run / "config.json").read_text())["data"]) == {
                 "csv_dir", "data_dir", "n_train", "n_test", "fingerprint", "shape"}
+            for name, key in (("config.json", "data"), ("model.json", None)):  # as runs before the shape was kept
+                document = json.loads((run / name).read_text())
+                (document[key] if key else document).pop("shape" if key else "input_shape")
+                (run / name).write_text(json.dumps(document))
+            code, _, err = cli("encode", str(run))
+            assert code == 0, err
     assert accuracies[0] == accuracies[1] == accuracies[2]
