@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_open, make_folder
+from ..atomic import atomic_open
 from ..errors import OptionError
 from .dataset import Dataset
 
@@ -37,16 +39,35 @@ def _label_name(dataset: Dataset, value: int) -> str:
 
 def write_image_folder(dataset: Dataset, folder: str | os.PathLike, *, splits: bool = True) -> Path:
     """PNG files in ``folder/train/<label>/`` and ``folder/test/<label>/`` (or ``folder/<label>/`` for both
-    splits together when ``splits`` is False), named by split and index."""
-    root = make_folder(folder)
-    for split in ("train", "test"):
-        x, y, _ = dataset.split(split)
-        for i, (image, value) in enumerate(zip(x, y, strict=True)):
-            target = (root / split if splits else root) / _label_name(dataset, value)
-            target.mkdir(parents=True, exist_ok=True)
-            with atomic_open(target / f"{split}-{i:06d}.png", "wb") as out:
-                out.write(png_bytes(image))
+    splits together when ``splits`` is False), named by split and index.
+
+    ``folder`` must not exist yet: the files are written into a temporary folder beside it,
+    renamed to ``folder`` when all are written (so it appears whole or not at all).
+    """
+    root = Path(folder)
+    if root.exists():
+        raise OptionError(f"{root}: exists already; give a new folder to write the images into")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
+    try:
+        for split in ("train", "test"):
+            x, y, _ = dataset.split(split)
+            for i, (image, value) in enumerate(zip(x, y, strict=True)):
+                target = (work / split if splits else work) / _label_name(dataset, value)
+                target.mkdir(parents=True, exist_ok=True)
+                (target / f"{split}-{i:06d}.png").write_bytes(png_bytes(image))
+        os.chmod(work, 0o777 & ~_umask())
+        os.replace(work, root)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     return root
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _frame(dataset: Dataset, split: str | None, pixels: bool):
