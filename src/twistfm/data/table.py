@@ -208,24 +208,23 @@ def _read_csv(path: Path, given: dict[str, str | None], resize: tuple[int, int] 
         raise DataError(f"{path}: a CSV table holds pixel columns; --image-column is for a Parquet table of encoded "
                         "images")
     columns = find_columns(str(path), names, [], **given)
-    body = b"" if end < 0 else data[end + 1:]
-    del data
-    if not body:
+    first = len(data) if end < 0 else end + 1  # the rows start here (offsets into data: slicing it would copy it)
+    if first >= len(data):
         raise DataError(f"{path}: has a header but no rows")
     n_cols, p0, n_pix = len(names), names.index(columns.pixels[0]), len(columns.pixels)
     label_at, split_at = names.index(columns.label), (names.index(columns.split) if columns.split else None)
-    n_rows = body.count(b"\n") + 1
+    n_rows = data.count(b"\n", first) + 1
     images = np.empty((n_rows, n_pix), dtype=np.uint8)
     labels: list[Any] = []
     splits: list[bytes] = []
-    row, start = 0, 0
+    row, start = 0, first
     fast = n_cols == n_pix + 1 and split_at is None
-    while start < len(body):
-        end = body.rfind(b"\n", start, start + _CHUNK_BYTES) if start + _CHUNK_BYTES < len(body) else len(body)
+    while start < len(data):
+        end = data.rfind(b"\n", start, start + _CHUNK_BYTES) if start + _CHUNK_BYTES < len(data) else len(data)
         if end <= start:
-            end = body.find(b"\n", start)
-            end = len(body) if end < 0 else end
-        chunk = body[start:end]
+            end = data.find(b"\n", start)
+            end = len(data) if end < 0 else end
+        chunk = data[start:end]
         rows = chunk.count(b"\n") + 1
         values = parse_uint8_rows(chunk, rows, n_cols) if fast else None
         if values is not None:  # every cell, the label's too, is an integer 0..255
@@ -236,6 +235,7 @@ def _read_csv(path: Path, given: dict[str, str | None], resize: tuple[int, int] 
                                                 splits)
         row += rows
         start = end + 1
+    del data
     split = None
     if split_at is not None:
         split = _split_cells(splits, lambda i: f"{path}: line {i + 2}, column {split_at + 1}")
