@@ -296,7 +296,7 @@ def _save_training_figures(result: TrainResult) -> None:
     with _interrupted(lambda: f"interrupted while drawing the figures of {run}: the trained model is saved; draw "
                               f"the figures with 'twistfm train --resume {run}'"):
         for name, fig in F.training_figures(result.history, np.array(result.metrics["confusion"]), record.label_values,
-                                            record.name).items():
+                                            record.name, record.label_names).items():
             write_bytes(run.figure(name), F.png(fig))
 
 
@@ -565,6 +565,7 @@ def _discover(model: nn.Module, images: np.ndarray, labels: np.ndarray, classes:
     layer = layer or discovery_layer(model)
     log(f"discovery: looking for groups inside each label in the encoding of {layer}")
     return discover(encode(model, images, layer), labels, classes, split=split, layer=layer, max_groups=max_groups,
+                    class_names=CLASS_NAMES,
                     seed=seed, log=log)
 
 

@@ -282,12 +282,14 @@ def groups_figure(discovery: Discovery, images: np.ndarray, per_row: int = 10) -
 
 @_styled
 def training_figures(history: Sequence[dict[str, float]], confusion: np.ndarray, label_values: Sequence[int],
-                     title: str) -> dict[str, Figure]:
-    """Loss and accuracy per epoch and the test confusion matrix of one trained model."""
+                     title: str, label_names: Sequence[str] | None = None) -> dict[str, Figure]:
+    """Loss and accuracy per epoch and the test confusion matrix of one trained model (its labels named by
+    ``label_names`` where the data named them)."""
+    names = [f"label {v}" + (f" ({label_names[i]})" if label_names else "") for i, v in enumerate(label_values)]
     return {
         LOSS: curves_figure(history, "loss", f"{title}: loss per epoch"),
         ACCURACY: curves_figure(history, "acc", f"{title}: accuracy per epoch"),
-        CONFUSION: model_confusion_figure(confusion, [f"label {v}" for v in label_values], title),
+        CONFUSION: model_confusion_figure(confusion, names, title),
     }
 
 
