@@ -27,7 +27,7 @@ blind result, never used to make it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,17 +36,25 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 
-from ..data import CLASS_NAMES
 from ..schema import Typed
 from .project import tsne
 
-__all__ = ["GroupCount", "Group", "LabelGroups", "Discovery", "prediction_strength", "count_groups", "discover",
-           "MAX_GROUPS", "THRESHOLD", "HALVINGS", "DISCOVERY_DIMS", "TYPICAL", "BORDERLINE"]
+__all__ = ["GroupCount", "Group", "LabelGroups", "Discovery", "prediction_strength", "held_out_strength", "count_groups",
+           "count_held_out", "discover", "COUNTS", "MAX_GROUPS", "THRESHOLD", "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD",
+           "HALVINGS", "MAPS", "WEAK", "DISCOVERY_DIMS", "TYPICAL", "BORDERLINE"]
 
 #: Most groups looked for within one label (the whole set allows twice as many).
 MAX_GROUPS = 6
-#: Lowest prediction strength a number of groups must reach to be taken.
-THRESHOLD = 0.95
+#: Lowest prediction strength a number of groups must reach to be taken, by rule (see ``COUNTS``).
+HELD_OUT_THRESHOLD = 0.9
+WHOLE_THRESHOLD = 0.95
+THRESHOLD = HELD_OUT_THRESHOLD
+#: The counting rules: on points held out of the map (the default), or on one map of every point.
+COUNTS: tuple[str, ...] = ("held-out", "whole")
+#: Maps averaged in one held-out count (each from a different random half).
+MAPS = 2
+#: A count whose decisive strength sits closer than this to the threshold is called weak.
+WEAK = 0.03
 #: Random halvings averaged in one prediction strength.
 HALVINGS = 10
 #: Principal components of the encoding that the discovery t-SNE starts from.
@@ -68,12 +76,34 @@ class GroupCount(Typed):
     chosen : int
         The largest k whose strength is at least ``threshold``.
     threshold : float
+    rule : str
+        ``"held-out"`` (strengths of groups placed on points the map was not made from) or
+        ``"whole"`` (strengths on one map of every point).
     """
 
     ks: list[int]
     scores: list[float]
     chosen: int
     threshold: float
+    rule: str = "whole"
+
+    @property
+    def margin(self) -> float:
+        """How far the decision sits from the threshold: the chosen k's excess over it, or the next k's shortfall.
+
+        Small (below ``WEAK``) means another threshold near this one would have counted
+        differently: the count is weak and the report says so.
+        """
+        above = [s for k, s in zip(self.ks, self.scores, strict=True) if k > self.chosen]
+        gaps = [self.threshold - max(above)] if above else []
+        if self.chosen > 1:
+            gaps.append(self.scores[self.ks.index(self.chosen)] - self.threshold)
+        return float(min(gaps)) if gaps else 1.0
+
+    @property
+    def weak(self) -> bool:
+        """True where the count sits within ``WEAK`` of the threshold."""
+        return self.margin < WEAK
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,6 +219,17 @@ class Discovery(Typed):
         return float(np.mean(aris)) if aris else None
 
 
+def _pair_share(predicted: np.ndarray, own: np.ndarray, k: int) -> float:
+    """The smallest share, over the clusters of ``own``, of their pairs that ``predicted`` also puts together."""
+    shares = []
+    for j in range(k):
+        members = predicted[own == j]
+        if len(members) > 1:
+            counts = np.bincount(members, minlength=k)
+            shares.append((counts * (counts - 1)).sum() / (len(members) * (len(members) - 1)))
+    return min(shares) if shares else 0.0
+
+
 def prediction_strength(points: np.ndarray, k: int, seed: int = 0, splits: int = HALVINGS) -> float:
     """Prediction strength of K-means with ``k`` clusters on ``points`` (1.0 for k = 1).
 
@@ -207,32 +248,93 @@ def prediction_strength(points: np.ndarray, k: int, seed: int = 0, splits: int =
             return 0.0
         predicted = KMeans(k, n_init=3, random_state=seed + r).fit(train).predict(test)
         own = KMeans(k, n_init=3, random_state=seed + r).fit(test).labels_
-        shares = []
-        for j in range(k):
-            members = predicted[own == j]
-            if len(members) > 1:
-                counts = np.bincount(members, minlength=k)
-                shares.append((counts * (counts - 1)).sum() / (len(members) * (len(members) - 1)))
-        values.append(min(shares) if shares else 0.0)
+        values.append(_pair_share(predicted, own, k))
     return float(np.mean(values))
+
+
+def held_out_strength(fitted: np.ndarray, placed: np.ndarray, k: int, seed: int = 0, repeats: int = 3) -> float:
+    """Prediction strength of K-means with ``k`` clusters, learnt on ``fitted`` and checked on ``placed`` points.
+
+    ``fitted`` are the points a map was made from, ``placed`` other points the map then placed
+    (without moving the fitted ones). K-means centres of the fitted points assign the placed
+    points; K-means of the placed points groups them on their own; the strength is the
+    smallest share, over the placed points' own clusters, of their pairs that the fitted
+    centres also put together (the mean over ``repeats`` K-means seeds). Groups that are
+    features of the data, not of one map, keep their pairs together on points the map never
+    saw. 1.0 for k = 1.
+    """
+    if k == 1:
+        return 1.0
+    if len(fitted) < 2 * k or len(placed) < 2 * k:
+        return 0.0
+    values = []
+    for r in range(repeats):
+        predicted = KMeans(k, n_init=3, random_state=seed + r).fit(fitted).predict(placed)
+        own = KMeans(k, n_init=3, random_state=seed + r).fit(placed).labels_
+        values.append(_pair_share(predicted, own, k))
+    return float(np.mean(values))
+
+
+def _numbered(points: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """K-means groups of ``points`` numbered largest first (all 0 for k = 1)."""
+    if k == 1:
+        return np.zeros(len(points), dtype=np.int64)
+    assign = KMeans(k, n_init=4, random_state=seed).fit(points).labels_.astype(np.int64)
+    order = np.argsort(-np.bincount(assign, minlength=k), kind="stable")
+    return np.argsort(order)[assign]
+
+
+def _ks(n: int, max_groups: int) -> list[int]:
+    return list(range(1, max(1, min(max_groups, n // 4)) + 1))
+
+
+def _chosen(ks: list[int], scores: list[float], threshold: float) -> int:
+    return max(k for k, s in zip(ks, scores, strict=True) if s >= threshold)
 
 
 def count_groups(points: np.ndarray, max_groups: int = MAX_GROUPS, seed: int = 0,
                  threshold: float = THRESHOLD) -> tuple[np.ndarray, GroupCount]:
-    """Split ``points`` into the number of groups the criterion chooses; groups numbered largest first."""
-    ks = list(range(1, max(1, min(max_groups, len(points) // 4)) + 1))
+    """Split 2-D ``points`` into the number of groups the criterion chooses on them; groups numbered largest first."""
+    ks = _ks(len(points), max_groups)
     scores = [prediction_strength(points, k, seed) for k in ks]
-    chosen = max(k for k, s in zip(ks, scores, strict=True) if s >= threshold)
-    if chosen == 1:
-        assign = np.zeros(len(points), dtype=np.int64)
-    else:
-        assign = KMeans(chosen, n_init=4, random_state=seed).fit(points).labels_.astype(np.int64)
-        order = np.argsort(-np.bincount(assign, minlength=chosen), kind="stable")
-        assign = np.argsort(order)[assign]
-    return assign, GroupCount(ks=ks, scores=scores, chosen=chosen, threshold=threshold)
+    chosen = _chosen(ks, scores, threshold)
+    return _numbered(points, chosen, seed), GroupCount(ks=ks, scores=scores, chosen=chosen, threshold=threshold,
+                                                       rule="whole")
 
 
-def _describe(points: np.ndarray, assign: np.ndarray, index: np.ndarray, classes: np.ndarray | None) -> list[Group]:
+def count_held_out(Z: np.ndarray, max_groups: int = MAX_GROUPS, seed: int = 0, threshold: float = HELD_OUT_THRESHOLD,
+                   maps: int = MAPS) -> tuple[np.ndarray, np.ndarray, GroupCount]:
+    """Map ``Z`` to 2-D and count its groups on held-out points; return the map, the groups and the count.
+
+    ``maps`` times, a t-SNE is made from a random half of the points and the other half is
+    placed into it (openTSNE's ``transform``); :func:`held_out_strength` scores each k on
+    that map, and the scores are averaged over the maps. The number of groups is the largest
+    k whose score reaches ``threshold`` (k = 1 always does: a label of one kind keeps one
+    group). The points returned are the first map's (fitted and placed points together),
+    grouped by K-means with the chosen k, largest group first.
+    """
+    n = len(Z)
+    ks = _ks(n, max_groups)
+    rng = np.random.default_rng(seed)
+    curves, first = [], None
+    for r in range(maps if n >= 8 else 0):
+        fit_on = np.zeros(n, dtype=bool)
+        fit_on[rng.permutation(n)[: n // 2]] = True
+        points = tsne(Z, seed=seed + r, fit_on=fit_on, **_TSNE).points
+        first = points if first is None else first
+        curves.append([held_out_strength(points[fit_on], points[~fit_on], k, seed) for k in ks])
+    if first is None:  # too few points to hold any out: one group, placed on the first two components
+        first = np.zeros((n, 2), dtype=np.float32)
+        first[:, : min(2, Z.shape[1])] = Z[:, :2]
+        curves = [[1.0] + [0.0] * (len(ks) - 1)]
+    scores = [float(v) for v in np.mean(curves, axis=0)]
+    chosen = _chosen(ks, scores, threshold)
+    return first, _numbered(first, chosen, seed), GroupCount(ks=ks, scores=scores, chosen=chosen, threshold=threshold,
+                                                             rule="held-out")
+
+
+def _describe(points: np.ndarray, assign: np.ndarray, index: np.ndarray, classes: np.ndarray | None,
+              class_names: Sequence[str] | None) -> list[Group]:
     """Size, typical and borderline images, and (where classes are known) what each group looks like."""
     k = int(assign.max()) + 1
     centres = np.stack([points[assign == g].mean(axis=0) for g in range(k)])
@@ -248,7 +350,9 @@ def _describe(points: np.ndarray, assign: np.ndarray, index: np.ndarray, classes
         looks_like, share = None, None
         if classes is not None and (classes[members] >= 0).all():
             values, counts = np.unique(classes[members], return_counts=True)
-            looks_like, share = CLASS_NAMES[int(values[counts.argmax()])], float(counts.max() / len(members))
+            top = int(values[counts.argmax()])
+            looks_like = class_names[top] if class_names is not None else str(top)
+            share = float(counts.max() / len(members))
         groups.append(Group(size=len(members), typical=index[typical].tolist(), borderline=index[borderline].tolist(),
                             looks_like=looks_like, share=share))
     return groups
@@ -265,12 +369,19 @@ _TSNE = dict(pca_dims=0, early_iter=125, coarse_iter=200, fine_iter=200)
 
 
 def _reduce(X: np.ndarray, seed: int) -> np.ndarray:
-    """The first ``DISCOVERY_DIMS`` principal components (fewer where there are fewer points or features)."""
-    return PCA(n_components=min(DISCOVERY_DIMS, X.shape[1], len(X)), random_state=seed).fit_transform(X)
+    """Each row scaled to unit length, then its first ``DISCOVERY_DIMS`` principal components (fewer where fewer fit).
+
+    Unit rows (as GEORGE does) make the map follow the direction of an encoding, not its
+    magnitude, which varies with contrast and size more than with the kind of image.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    return PCA(n_components=max(1, min(DISCOVERY_DIMS, X.shape[1], len(X) - 1)), random_state=seed).fit_transform(X)
 
 
 def discover(X: np.ndarray, labels: np.ndarray, classes: np.ndarray | None = None, *, split: str = "test",
-             layer: str = "", max_groups: int = MAX_GROUPS, threshold: float = THRESHOLD, seed: int = 0,
+             layer: str = "", max_groups: int = MAX_GROUPS, count: str = "held-out", threshold: float | None = None,
+             class_names: Sequence[str] | None = None, seed: int = 0,
              log: Callable[[str], None] | None = None) -> Discovery:
     """Find the groups inside each label from the encoding ``X`` alone.
 
@@ -284,34 +395,54 @@ def discover(X: np.ndarray, labels: np.ndarray, classes: np.ndarray | None = Non
     split, layer : str
         Recorded with the result.
     max_groups : int, default=MAX_GROUPS
-    threshold : float, default=THRESHOLD
+    count : {"held-out", "whole"}, default="held-out"
+        How the number of groups is chosen: :func:`count_held_out` (strengths on points each
+        map did not see) or :func:`count_groups` on one map of every point.
+    threshold : float or None
+        The lowest strength taken; None: the rule's own (``HELD_OUT_THRESHOLD`` or ``WHOLE_THRESHOLD``).
+    class_names : sequence of str or None
+        The name of each class id, for naming groups; None names them by the id.
     seed : int, default=0
     """
-    embedding = tsne(_reduce(X, seed), seed=seed, **_TSNE)
-    points = embedding.points
-    label_points = np.zeros_like(points)
+    if count not in COUNTS:
+        raise ValueError(f"count must be one of {COUNTS}, not {count!r}")
+    threshold = threshold if threshold is not None else (HELD_OUT_THRESHOLD if count == "held-out" else WHOLE_THRESHOLD)
+    label_points = np.zeros((len(X), 2), dtype=np.float32)
     group = np.zeros(len(X), dtype=np.int64)
     per_label = []
     for value in np.unique(labels):
         mask = labels == value
-        label_points[mask] = tsne(_reduce(X[mask], seed), seed=seed, **_TSNE).points
-        assign, count = count_groups(label_points[mask], max_groups, seed, threshold)
+        Z = _reduce(X[mask], seed)
+        if count == "held-out":
+            label_points[mask], assign, found = count_held_out(Z, max_groups, seed, threshold)
+        else:
+            label_points[mask] = tsne(Z, seed=seed, **_TSNE).points
+            assign, found = count_groups(label_points[mask], max_groups, seed, threshold)
         group[mask] = assign
         known = _known(classes, mask)
         true = None if known is None else len(np.unique(known))
         ari = float(adjusted_rand_score(known, assign)) if known is not None and true > 1 else None
-        per_label.append(LabelGroups(label=int(value), count=count, groups=_describe(
-            label_points[mask], assign, np.flatnonzero(mask), known), true_count=true, ari=ari))
+        per_label.append(LabelGroups(label=int(value), count=found, groups=_describe(
+            label_points[mask], assign, np.flatnonzero(mask), known, class_names), true_count=true, ari=ari))
         if log:
             check = "" if true is None else f" (classes behind it: {true})"
-            log(f"label {value}: {count.chosen} group(s){check}")
-    overall_group, overall = count_groups(points, 2 * max_groups, seed, threshold)
+            log(f"label {value}: {found.chosen} group(s){check}{', a weak count' if found.weak else ''}")
+    Z = _reduce(X, seed)
+    if count == "held-out":
+        points, overall_group, overall = count_held_out(Z, 2 * max_groups, seed, threshold, maps=1)
+        params_tsne = {"fitted": "a random half of the points", "placed": "the other half", **_TSNE}
+    else:
+        embedding = tsne(Z, seed=seed, **_TSNE)
+        points, params_tsne = embedding.points, embedding.params
+        overall_group, overall = count_groups(points, 2 * max_groups, seed, threshold)
     all_known = _known(classes, np.ones(len(X), bool))
     return Discovery(
         split=split, layer=layer, points=points, label_points=label_points, labels=labels, group=group,
         per_label=per_label, overall=overall, overall_group=overall_group,
-        params={"pca_dims": DISCOVERY_DIMS, "tsne": embedding.params, "criterion": "K-means prediction strength",
-                "embedding": "a t-SNE per label", "threshold": threshold, "splits": HALVINGS, "max_groups": max_groups,
-                "seed": seed},
+        params={"pca_dims": DISCOVERY_DIMS, "tsne": params_tsne, "count": count,
+                "criterion": "K-means prediction strength" + (" on held-out points" if count == "held-out" else ""),
+                "embedding": "a t-SNE per label", "threshold": threshold,
+                "maps": MAPS if count == "held-out" else None, "splits": HALVINGS if count == "whole" else None,
+                "max_groups": max_groups, "seed": seed, "weak_margin": WEAK},
         overall_true=None if all_known is None else len(np.unique(all_known)),
         overall_ari=None if all_known is None else float(adjusted_rand_score(all_known, overall_group)))

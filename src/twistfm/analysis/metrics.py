@@ -6,7 +6,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as skm
 
-__all__ = ["contingency", "purity", "cluster_scores", "match_to_labels"]
+__all__ = ["contingency", "purity", "cluster_scores", "match_to_labels", "recovery_accuracy"]
 
 
 def contingency(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -66,3 +66,16 @@ def match_to_labels(clusters: np.ndarray, labels: np.ndarray) -> dict[int, int]:
     if (cluster_ids < 0).any():
         mapping[-1] = -1
     return mapping
+
+
+def recovery_accuracy(groups: np.ndarray, classes: np.ndarray) -> float:
+    """Share of images whose group is matched to their class, one group to one class at most.
+
+    ``groups`` holds one hashable id per image (for discovery, the pair (label, group) encoded
+    as one integer); groups and classes are matched one-to-one by the Hungarian method on
+    their contingency table, so that a class split in two or two classes merged in one group
+    cost the images left unmatched.
+    """
+    table, _, _ = contingency(groups, classes)
+    rows, cols = linear_sum_assignment(-table)
+    return float(table[rows, cols].sum() / max(1, len(classes)))
