@@ -227,7 +227,7 @@ _ROW = ",".join(["1"] + ["7"] * 64)
     (lambda t: _csv(t, _HEADER, [_ROW, "", _ROW]), ["line 3: empty row"]),
     (lambda t: _csv(t, _HEADER.replace("label", "kind"), [_ROW]), ["no label column", "--label-column NAME"]),
     (lambda t: _csv(t, _HEADER + ",split", [_ROW + ",train", _ROW + ",validation"]),
-     ["line 3, column 66: split b'validation'", "only 'train' or 'test'"]),
+     ["line 3, column 66: split 'validation'", "only 'train' or 'test'"]),
     (lambda t: (t / "x.parquet").write_bytes(b"PAR1 not really") and t / "x.parquet",
      ["x.parquet: not a Parquet file pyarrow can read"]),
 ])

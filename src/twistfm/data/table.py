@@ -175,6 +175,9 @@ def _label_cell(cell: bytes | str | int | None, where: str) -> int | str:
         raise DataError(f"{where}: no label (an empty cell); every row needs one")
     if isinstance(cell, (int, np.integer)) and not isinstance(cell, bool):
         return int(cell)
+    if isinstance(cell, (float, bool, np.floating)):
+        raise DataError(f"{where}: label {cell!r} is a {type(cell).__name__}; labels are integers or names (convert "
+                        "the column, e.g. to int)")
     text = cell.decode("utf-8", "replace").strip() if isinstance(cell, bytes) else str(cell).strip()
     if not text:
         raise DataError(f"{where}: no label (an empty cell); every row needs one")
@@ -185,10 +188,11 @@ def _split_cells(values: list[Any], where: Any) -> np.ndarray:
     """``values`` as train/test flags (True = test); DataError naming the first other value via ``where(i)``."""
     out = np.empty(len(values), dtype=bool)
     for i, value in enumerate(values):
-        text = (value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)).strip().lower() \
+        shown = (value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)).strip() \
             if value is not None else ""
+        text = shown.lower()
         if text not in _SPLITS:
-            raise DataError(f"{where(i)}: split {value!r}; the split column holds only 'train' or 'test' (rename or "
+            raise DataError(f"{where(i)}: split {shown!r}; the split column holds only 'train' or 'test' (rename or "
                             "drop the other rows)")
         out[i] = text == "test"
     return out
