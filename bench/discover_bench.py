@@ -64,6 +64,10 @@ def cases(args: argparse.Namespace) -> list[Case]:
     """The cases asked for, in order."""
     out: list[Case] = []
     seeds = TUNE_SEEDS if args.part == "tune" else REPORT_SEEDS
+    if args.groupings:
+        if not set(args.groupings) <= set(seeds):
+            raise SystemExit(f"--groupings must be among the {args.part} part's seeds {list(seeds)}")
+        seeds = tuple(args.groupings)
     if "seed" in args.cases:
         out += [Case("seed", f"twisted {m} seed {s}", np.asarray(MYSTERY_OF_CLASS), m, s)
                 for m in args.seed_models for s in args.seeds]
@@ -162,6 +166,8 @@ def main() -> None:
                         help="the generator seeds of the random groupings: tune (choices are made on them) or "
                              "report (held out)")
     parser.add_argument("--cases", nargs="+", choices=("seed", "fashion", "digits"), default=["seed", "fashion", "digits"])
+    parser.add_argument("--groupings", nargs="+", type=int, default=None,
+                        help="only these generator seeds of the part (default: all of them)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="training seeds of the seed grouping")
     parser.add_argument("--seed-models", nargs="+", default=["quick", "seed-model-a"])
     parser.add_argument("--cache", default="runs/bench/discover-cache")
@@ -171,7 +177,8 @@ def main() -> None:
     parser.add_argument("--train-only", action="store_true", help="only train and cache the cases' models")
     args = parser.parse_args()
     print(cpu_line(), flush=True)
-    print(f"part: {args.part} (generator seeds {list(TUNE_SEEDS if args.part == 'tune' else REPORT_SEEDS)}); "
+    seeds = args.groupings or list(TUNE_SEEDS if args.part == "tune" else REPORT_SEEDS)
+    print(f"part: {args.part} (generator seeds {seeds}); "
           f"count {args.count}, threshold {args.threshold}", flush=True)
     if args.train_only:
         for case in cases(args):

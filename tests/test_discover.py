@@ -139,3 +139,84 @@ def test_groups_are_named_where_classes_can_be_matched(tmp_path):
     assert code == 0, err
     named = [g["looks_like"] for v in json.loads(out).values() for g in v["groups"]]
     assert all(isinstance(n, str) for n in named) and "Trouser" in named
+
+
+def _one_label(X: np.ndarray, which: np.ndarray):
+    return discover(X.astype(np.float32), np.zeros(len(X), int), which, seed=0).per_label[0]
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_the_count_finds_k_separated_blobs_and_can_say_one(k):
+    rng = np.random.default_rng(10 + k)
+    X, which = _blobs(rng, 600, [rng.normal(0, 12, 10) for _ in range(k)])
+    found = _one_label(X, which)
+    assert found.count.chosen == k and found.count.rule == "held-out"
+    assert found.count.scores[0] == 1.0 and len(found.count.scores) == len(found.count.ks)
+    if k > 1:
+        assert found.ari == pytest.approx(1.0)
+
+
+def test_one_stretched_blob_stays_one_group():
+    rng = np.random.default_rng(4)
+    X = rng.normal(0, 1, (700, 10)) * np.r_[6.0, 3.0, np.ones(8)]  # elongated, one kind of thing
+    assert _one_label(X, np.zeros(700, int)).count.chosen == 1
+
+
+@pytest.mark.xfail(strict=True, reason="known limitation: K-means on the map halves the big group before it isolates "
+                   "a group ten times smaller, so the held-out strength of 2 groups stays near 0.8")
+def test_unbalanced_groups_ten_to_one_are_both_found():
+    rng = np.random.default_rng(5)
+    big = rng.normal(0, 1, (800, 10))
+    small = rng.normal(0, 1, (80, 10)) + np.r_[14.0, np.zeros(9)]
+    found = _one_label(np.concatenate([big, small]), np.repeat([0, 1], [800, 80]))
+    assert found.count.chosen == 2
+    assert sorted(g.size for g in found.groups) == pytest.approx([80, 800], abs=8)
+
+
+def test_nested_groups_are_counted_at_the_finest_separated_level():
+    """Two far families of two near kinds each: the four kinds are found, not the two families."""
+    rng = np.random.default_rng(6)
+    families = [rng.normal(0, 40, 10) for _ in range(2)]
+    centres = [f + rng.normal(0, 8, 10) for f in families for _ in range(2)]
+    X, which = _blobs(rng, 800, centres)
+    found = _one_label(X, which)
+    assert found.count.chosen == 4 and found.ari > 0.95
+
+
+def test_uniform_noise_invents_no_groups():
+    rng = np.random.default_rng(7)
+    assert _one_label(rng.uniform(-10, 10, (600, 10)), np.zeros(600, int)).count.chosen == 1
+
+
+def test_a_weak_count_is_flagged():
+    from twistfm.analysis.discover import GroupCount
+
+    sure = GroupCount(ks=[1, 2, 3], scores=[1.0, 0.99, 0.4], chosen=2, threshold=0.9)
+    near = GroupCount(ks=[1, 2, 3], scores=[1.0, 0.91, 0.4], chosen=2, threshold=0.9)
+    almost = GroupCount(ks=[1, 2, 3], scores=[1.0, 0.88, 0.4], chosen=1, threshold=0.9)
+    assert not sure.weak and near.weak and almost.weak
+    assert sure.margin == pytest.approx(0.09) and almost.margin == pytest.approx(0.02)
+
+
+def test_the_whole_set_count_is_the_rule_asked_for():
+    rng = np.random.default_rng(8)
+    X, which = _blobs(rng, 600, [rng.normal(0, 12, 8) for _ in range(3)])
+    held = discover(X.astype(np.float32), np.zeros(600, int), which, seed=0)
+    whole = discover(X.astype(np.float32), np.zeros(600, int), which, seed=0, count="whole")
+    assert held.params["count"] == "held-out" and whole.params["count"] == "whole"
+    assert held.per_label[0].count.chosen == whole.per_label[0].count.chosen == 3
+    with pytest.raises(ValueError, match="count must be one of"):
+        discover(X, np.zeros(600, int), which, count="vote")
+
+
+def test_the_report_says_when_a_count_is_weak():
+    from twistfm.analysis.discover import GroupCount, LabelGroups
+    from twistfm.report.html import _weak
+
+    def label(scores, chosen):
+        return LabelGroups(label=3, count=GroupCount(ks=[1, 2, 3, 4], scores=scores, chosen=chosen, threshold=0.95),
+                           groups=[], true_count=None, ari=None)
+
+    assert _weak(label([1.0, 0.99, 0.99, 0.5], 3)) == ""
+    assert "4 groups reach 0.94, just under the threshold 0.95" in _weak(label([1.0, 0.99, 0.99, 0.94], 3))
+    assert "3 groups reach 0.96, just over the threshold 0.95" in _weak(label([1.0, 0.99, 0.96, 0.5], 3))

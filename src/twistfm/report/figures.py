@@ -237,7 +237,8 @@ def criterion_figure(counts: dict[str, GroupCount], title: str) -> Figure:
     ax.axhline(threshold, color="#555555", ls="--", lw=1, label=f"threshold {threshold:g}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("number of groups k")
-    ax.set_ylabel("prediction strength")
+    held_out = next(iter(counts.values())).rule == "held-out"
+    ax.set_ylabel("prediction strength on held-out images" if held_out else "prediction strength")
     ax.set_ylim(0, 1.05)
     ax.set_title(title)
     ax.grid(alpha=0.3)

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ..analysis import Analysis, Clustering
+from ..analysis.discover import WEAK
 from ..analysis.layers import MAX_DIMS, PCA_DIMS
 from ..analysis.neighbours import AMBIGUOUS_K, AMBIGUOUS_SHARE, KNN_K
 from ..analysis.project import PRESERVATION_K
@@ -282,14 +283,29 @@ def _how_found(label: int, lg, analysis: Analysis, facts: _Facts) -> str:
         return f"Named by {check}: {_plural(n_classes, 'class', 'classes')}."
     if not n_classes:
         return (f"Found blind in the encoding of {facts.discovery_layer}: its test images form "
-                f"{_plural(facts.groups[label], 'group')}; no original class is known to check them.")
+                f"{_plural(facts.groups[label], 'group')}; no original class is known to check them.{_weak(lg)}")
     agree = ("as many as the classes" if facts.groups[label] == n_classes else
              "more than the classes: a class splits into look-alike groups" if facts.groups[label] > n_classes else
              "fewer than the classes: look-alike classes merge")
     ari = f"; ARI against the classes {lg.ari:.2f}" if lg.ari is not None else ""
     return (f"Found blind in the encoding of {facts.discovery_layer}: its test images form "
             f"{_plural(facts.groups[label], 'group')}; {check} names {_plural(n_classes, 'class', 'classes')}"
-            f" ({agree}{ari}).")
+            f" ({agree}{ari}).{_weak(lg)}")
+
+
+def _weak(lg) -> str:
+    """A sentence where a label's count sits near the threshold (empty where it is clear)."""
+    count = lg.count
+    if not count.weak:
+        return ""
+    score = dict(zip(count.ks, count.scores, strict=True))
+    above = [k for k in count.ks if k > count.chosen and score[k] >= count.threshold - WEAK]
+    if above:
+        other = f"{above[0]} groups reach {score[above[0]]:.2f}, just under"
+    else:
+        other = f"{count.chosen} groups reach {score[count.chosen]:.2f}, just over"
+    return (f" The count is weak: {other} the threshold {count.threshold:g}, so another threshold close to it would "
+            f"count differently; look at the groups' images before taking the split as found.")
 
 
 def _val_splits(study: StudyReport) -> dict[str, float]:
@@ -426,9 +442,7 @@ def _inside(study: StudyReport) -> str:
     return (f"<p>Without the original classes, the test images of each label are split into groups in the encoding "
             f"of <b>{html.escape(discovery.layer)}</b> (an early layer, which keeps the differences the label merges; "
             f"the maps and the clustering below use {html.escape(study.analysis.layer)}): "
-            f"its {discovery.params['pca_dims']} principal components are embedded in 2-D by one t-SNE per label, and "
-            f"the number of groups is the largest whose K-means prediction strength reaches "
-            f"{discovery.params['threshold']} (a label of one kind keeps one group). Together the labels hold "
+            f"{_method(discovery.params)} (a label of one kind keeps one group). Together the labels hold "
             f"<b data-fact=\"kinds\">{facts.kinds}</b> groups found blind"
             f"{f'; the check names {facts.n_classes} original classes' if facts.n_classes else ''}.{exact} "
             f"Ignoring the labels, the same criterion on one map of all test images finds {overall.chosen}"
@@ -438,6 +452,18 @@ def _inside(study: StudyReport) -> str:
             + _img(figs.get(F.GROUPS), "One row per group: its most typical images, then borderline ones")
             + _grid(_img(figs.get(F.CRITERION), "The criterion inside each label"),
                     _img(figs.get(F.CRITERION_ALL), "The criterion over the whole set")))
+
+
+def _method(params: dict) -> str:
+    """How the groups were counted, in words, from the discovery's own parameters."""
+    dims = f"its {params['pca_dims']} principal components"
+    if params.get("count") == "held-out":
+        return (f"{dims} are mapped to 2-D by a t-SNE made from a random half of the label's images, the other half "
+                f"placed into it; the number of groups is the largest whose {params['criterion']}, measured on the "
+                f"placed images only (the held-out check, averaged over {params['maps']} maps), reaches "
+                f"{params['threshold']:g}")
+    return (f"{dims} are embedded in 2-D by one t-SNE per label, and the number of groups is the largest whose "
+            f"{params.get('criterion', 'K-means prediction strength')} reaches {params['threshold']:g}")
 
 
 def _scatters(study: StudyReport, method: str) -> str:
