@@ -41,7 +41,7 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from twistfm.analysis.discover import COUNTS, THRESHOLD, discover
 from twistfm.analysis.metrics import recovery_accuracy
-from twistfm.data import MYSTERY_OF_CLASS, Dataset, load_original
+from twistfm.data import CLASS_NAMES, MYSTERY_OF_CLASS, Dataset, load_original
 from twistfm.encode import candidate_layers, encode_layers
 from twistfm.recipes import recipe
 from twistfm.train import fit
@@ -120,7 +120,7 @@ def report_case(case: Case, args: argparse.Namespace) -> dict:
     X = np.hstack([layers[name] for name in chosen]) if len(chosen) > 1 else layers[chosen[0]]
     start = time.perf_counter()
     found = discover(X, labels, classes, layer="+".join(chosen), count=args.count, threshold=args.threshold,
-                     class_names=[str(c) for c in range(10)] if case.kind == "digits" else None)
+                     class_names=[str(c) for c in range(10)] if case.kind == "digits" else CLASS_NAMES)
     seconds = time.perf_counter() - start
     recovery = recovery_accuracy(labels * 100 + found.group, classes)
     overall_acc = hungarian_accuracy(found.overall_group, classes)
