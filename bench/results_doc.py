@@ -29,6 +29,8 @@ BENCH = Path("runs/bench")
 READING = Path(__file__).with_name("results_reading.md")
 #: The figures of both kinds of CPU (the benches' printed output, copied), kept beside.
 KINDS = Path(__file__).with_name("results_kinds.md")
+#: Discovery on tune and held-out groupings (bench/discover_bench.py's printed summary, copied), kept beside.
+DISCOVERY = Path(__file__).with_name("results_discovery.md")
 
 
 def machine() -> str:
@@ -164,7 +166,8 @@ LOGS = {
     "train-throughput.log": ("Training speed", "python bench/train_bench.py throughput"),
     "analysis.log": ("t-SNE and the layer table", "python bench/analysis_bench.py --run RUN"),
     "study.log": ("The quick study's wall time and memory", "python bench/study_bench.py"),
-    "discover.log": ("Discovery", "python bench/discover_bench.py --run QUICK_RUN MODEL_A_RUN"),
+    "discover.log": ("Discovery (the earlier bench and rule: one map of every point at 0.95)",
+                     "python bench/discover_bench.py --run QUICK_RUN MODEL_A_RUN"),
     "discover-threshold.log": ("Discovery's threshold", "python bench/discover_threshold.py QUICK_RUN MODEL_A_RUN"),
     "scale.log": ("Beyond one machine", "python bench/scale_bench.py"),
 }
@@ -192,7 +195,7 @@ def main() -> None:
     parts = [f"# Results\n\nEvery number below is read from the runs' own files by `python bench/results_doc.py`; "
              f"measured on {machine()}; written {time.strftime('%Y-%m-%d')}.\n", READING.read_text(), reproduction(), leaky(),
              study(args.seed_study, "The seed preset, end to end"),
-             recipes([args.quick_study, args.best_study]), KINDS.read_text(),
+             recipes([args.quick_study, args.best_study]), KINDS.read_text(), DISCOVERY.read_text(),
              study(args.best_study, "The best preset, end to end"), study(args.quick_study, "The quick preset, end to end"),
              bench_logs()]
     args.out.write_text("\n".join(parts))
