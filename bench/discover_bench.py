@@ -87,14 +87,14 @@ def images(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def encodings(case: Case, cache: Path) -> tuple[dict[str, np.ndarray], np.ndarray, dict]:
-    """The test images' encodings at the model's candidate layers (trained and cached on first use)."""
-    x_train, c_train, x_test, c_test = images(case.kind)
+    """The test images' encodings at the model's candidate layers, and their classes (trained and cached on first use)."""
     key = hashlib.sha256(json.dumps([case.kind, case.grouping.tolist(), case.model, case.seed]).encode()).hexdigest()[:16]
     path = cache / f"{case.kind}-{key}.npz"
     if path.exists():
         with np.load(path) as stored:
             layers = {k[len("layer:"):]: stored[k].astype(np.float32) for k in stored.files if k.startswith("layer:")}
-            return layers, c_test, json.loads(str(stored["info"]))
+            return layers, stored["classes"], json.loads(str(stored["info"]))
+    x_train, c_train, x_test, c_test = images(case.kind)
     g = case.grouping
     dataset = Dataset.from_arrays(x_train, g[c_train], x_test, g[c_test], source=case.name)
     overrides = {"epochs": 40} if case.kind == "digits" else {}
@@ -104,13 +104,9 @@ def encodings(case: Case, cache: Path) -> tuple[dict[str, np.ndarray], np.ndarra
             "layers": candidate_layers(result.model)}
     layers = dict(encode_layers(result.model, x_test, info["layers"]))
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez(path, info=json.dumps(info), **{f"layer:{k}": v.astype(np.float16) for k, v in layers.items()})
+    np.savez(path, info=json.dumps(info), classes=c_test,
+             **{f"layer:{k}": v.astype(np.float16) for k, v in layers.items()})
     return layers, c_test, info
-
-
-def hungarian_accuracy(groups: np.ndarray, classes: np.ndarray) -> float:
-    """Unsupervised clustering accuracy: groups matched one-to-one to classes."""
-    return recovery_accuracy(groups, classes)
 
 
 def report_case(case: Case, args: argparse.Namespace) -> dict:
@@ -123,7 +119,7 @@ def report_case(case: Case, args: argparse.Namespace) -> dict:
                      class_names=[str(c) for c in range(10)] if case.kind == "digits" else CLASS_NAMES)
     seconds = time.perf_counter() - start
     recovery = recovery_accuracy(labels * 100 + found.group, classes)
-    overall_acc = hungarian_accuracy(found.overall_group, classes)
+    overall_acc = recovery_accuracy(found.overall_group, classes)
     overall_nmi = normalized_mutual_info_score(classes, found.overall_group)
     print(f"\n## {case.name} ({case.model}, seed {case.seed}; test accuracy {info['test_acc']:.4f}, "
           f"trained in {info['train_seconds']:.0f} s)\n")
