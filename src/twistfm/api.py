@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 
     from .analysis import Analysis
     from .data import DataSpec
+    from .models import ModelRecord
     from .report.notebook import AnalysisResult, Encoding, Run, Study
-    from .runs import ModelRecord
     from .train import Callback, TrainConfig
 
 __all__ = ["load_dataset", "Dataset", "train", "open_run", "encode", "analyse", "run_study", "study_command", "rebuild_report"]
@@ -198,7 +198,7 @@ def train(model: str, data: Dataset, recipe: str | None = None, *, runs_root: Pa
 
 
 def _record(config: TrainConfig, data: Dataset) -> ModelRecord:
-    from .runs import ModelRecord
+    from .models import ModelRecord
 
     return ModelRecord.of(config.model, dict(config.model_args), data)
 

@@ -56,14 +56,14 @@ from .distributed import Team, team_of
 from .encode import candidate_layers, check_layer, default_layer, encode, encode_layers, encode_to_npy
 from .errors import DataError, Interrupted, OptionError, RunError, TwistfmError
 from .machine import choose_precision
-from .models import LayerRow, layer_table, to_input
+from .models import LayerRow, ModelRecord, layer_table, to_input
 from .progress import say
 from .recipes import recipe
 from .report import figures as F
 from .report.explorer import explorer_part
 from .report.html import ModelReport, StudyReport, build_report
 from .report.tables import analysis_tables, csv_text, markdown_table
-from .runs import ModelRecord, RunDir
+from .runs import RunDir
 from .schema import from_json, join_arrays, split_arrays, to_json
 from .train import Callback, TrainConfig, TrainResult, fit, predict, select_device
 

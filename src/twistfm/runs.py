@@ -22,7 +22,6 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +34,10 @@ from . import __version__
 from .atomic import atomic_open, make_folder, write_bytes, write_json, write_text
 from .errors import OptionError, RunError
 from .lock import hold
-from .models import INPUT_SHAPE, create_model
+from .models import ModelRecord, create_model
 from .schema import check_value, from_json, to_json
 
-__all__ = ["RUN_VERSION", "RunDir", "ModelRecord", "HISTORY_FIELDS"]
+__all__ = ["RUN_VERSION", "RunDir", "HISTORY_FIELDS"]
 
 #: The fields of ``metrics.json`` that later stages read, with their types.
 _METRICS: dict[str, Any] = {"test_acc": float, "test_loss": float, "train_acc": float, "val_acc": float | None,
@@ -52,78 +51,12 @@ _MAY_BE_MISSING = ("val_loss", "val_acc", "test_loss", "test_acc")
 #: The largest JSON file a run holds (an analysis of 70,000 images is a few MB; its arrays are .npy files).
 _MAX_JSON_BYTES = 256 * 2**20
 
-#: The most outputs (labels) a model.json may claim; more is a corrupt file (rebuilding it would
-#: allocate gigabytes before its weights could be checked).
-MAX_OUTPUTS = 10_000
-
 #: Version of the run-folder format; a run of another version is refused with a clear line.
 RUN_VERSION = 2
 
 #: The columns of ``history.csv``, one row per epoch.
 HISTORY_FIELDS: tuple[str, ...] = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
                                    "lr", "epoch_time", "eval_time")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelRecord:
-    """``model.json``: the architecture by name and arguments, and what its outputs mean.
-
-    Attributes
-    ----------
-    name : str
-        Registered model name.
-    args : dict
-        Architecture arguments for :func:`twistfm.models.create_model`.
-    num_classes : int
-        Number of outputs.
-    label_values : list of int
-        The label value of each output, in order.
-    input_shape : list of int or None
-        The (channels, height, width) the model takes; None (runs before it was recorded)
-        means Fashion-MNIST's (1, 28, 28).
-    label_names : list of str or None
-        The name of each output's label, where the data named its labels.
-    """
-
-    name: str
-    args: dict[str, Any] = field(default_factory=dict)
-    num_classes: int
-    label_values: list[int]
-    input_shape: list[int] | None = None
-    label_names: list[str] | None = None
-
-    #: Fields added after the first model.json files were written (absent in those, and while None).
-    ADDED_FIELDS = ("input_shape", "label_names")
-
-    @classmethod
-    def of(cls, name: str, args: dict[str, Any], dataset: Any) -> ModelRecord:
-        """The record of model ``name`` (with architecture ``args``) trained on ``dataset``."""
-        return cls(name=name, args=args, num_classes=dataset.num_labels,
-                   label_values=[int(v) for v in dataset.label_values], input_shape=list(dataset.input_shape),
-                   label_names=None if dataset.label_names is None else list(dataset.label_names))
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """The (channels, height, width) the model takes."""
-        return tuple(self.input_shape) if self.input_shape is not None else INPUT_SHAPE
-
-    def check(self, where: str) -> None:
-        """Refuse a record whose outputs and labels disagree, or that claims more outputs than any run has."""
-        if self.num_classes > MAX_OUTPUTS:
-            raise RunError(f"{where}: claims {self.num_classes:,} outputs, more than twistfm ever trains (at most "
-                           f"{MAX_OUTPUTS:,} labels); the file is corrupt, re-run the training")
-        if len(set(self.label_values)) != len(self.label_values):
-            raise RunError(f"{where}: label_values repeat a value; the file is corrupt, re-run the training")
-        if self.num_classes < 2 or len(self.label_values) != self.num_classes:
-            raise RunError(f"{where}: {self.num_classes} outputs but {len(self.label_values)} label values; "
-                           "the file is corrupt, re-run the training")
-        if self.label_names is not None and len(self.label_names) != self.num_classes:
-            raise RunError(f"{where}: {self.num_classes} outputs but {len(self.label_names)} label names; "
-                           "the file is corrupt, re-run the training")
-        if self.input_shape is not None and (len(self.input_shape) != 3 or self.input_shape[0] not in (1, 3)
-                                             or min(self.input_shape[1:]) < 8 or max(self.input_shape[1:]) > 4096):
-            raise RunError(f"{where}: input_shape {self.input_shape} is not (1 or 3 channels, height, width) with "
-                           "sides 8..4096; the file is corrupt, re-run the training")
 
 
 class RunDir:

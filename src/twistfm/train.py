@@ -35,9 +35,9 @@ from .data import Dataset
 from .distributed import PeerStopped, Team
 from .errors import Interrupted, OptionError, RunError
 from .machine import PRECISIONS, available_cores, choose_precision, native_bf16
-from .models import check_model_args, count_parameters, create_model, format_summary, inference_layout, to_input
+from .models import ModelRecord, check_model_args, count_parameters, create_model, format_summary, inference_layout, to_input
 from .progress import BatchBar, say
-from .runs import ModelRecord, RunDir
+from .runs import RunDir
 from .schema import Typed, from_json
 
 __all__ = ["TrainConfig", "Splits", "TrainEvent", "TrainResult", "Callback", "fit", "evaluate", "predict",

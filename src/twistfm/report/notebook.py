@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from ..analysis import Analysis
     from ..analysis.discover import Discovery
     from ..data import Dataset, DataSpec
-    from ..runs import ModelRecord
+    from ..models import ModelRecord
     from ..train import TrainConfig
 
 __all__ = ["Run", "Encoding", "Groups", "AnalysisResult", "Explorer", "Study", "NotebookFigure", "STYLE",
