@@ -1,7 +1,9 @@
 """The command line: a thin Typer layer over :mod:`twistfm.pipeline`. Each command is one library call.
 
 A user error (any :class:`~twistfm.errors.TwistfmError`, a bad option) prints one line and
-exits with its code: 2, or 130 for an interruption.
+exits with code 2; a command stopped by Ctrl-C exits with 130, by SIGTERM with 143
+(:func:`twistfm.interrupts.exit_code`). The training and data options are declared once
+(:mod:`twistfm.options`) and given to each command that takes them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from rich.table import Table
 
 from . import __version__, interrupts
 from .errors import OptionError, TwistfmError, WriteError
+from .options import data_flags, data_parameters, data_spec, flag, training_overrides, training_parameters, with_options
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
@@ -31,33 +34,12 @@ app.add_typer(data_app, name="data")
 out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder with the four Fashion-MNIST *-ubyte.gz archives.")]
-CsvDir = Annotated[Path | None, typer.Option("--csv-dir", help="Folder with x_/y_ train/test CSV files.")]
 RunsRoot = Annotated[Path, typer.Option("--runs", help="Folder where run folders are created.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same machine, same numbers.")]
 SeedCount = Annotated[int, typer.Option(
     "--seeds", help="Train every model with this many seeds (--seed, --seed + 1, ...) and report mean, deviation and range.")]
-NTrain = Annotated[int | None, typer.Option("--n-train", help="Use only the first N training images.")]
-NTest = Annotated[int | None, typer.Option("--n-test", help="Use only the first N test images.")]
 Run = Annotated[Path, typer.Argument(help="A run folder written by 'twistfm train'.")]
-Images = Annotated[Path | None, typer.Option(
-    "--images", help="Image folder: DIR/train/<label>/* and DIR/test/<label>/*, or DIR/<label>/* (split by "
-                     "--test-fraction); PNG, JPEG, BMP, WebP.")]
-TableFile = Annotated[Path | None, typer.Option(
-    "--table", help="Table of images (.csv, .csv.gz, .parquet): label + pixel1..pixelN, or an image column of "
-                    "encoded images; both splits with a split column, else the training images.")]
-TestTable = Annotated[Path | None, typer.Option("--test-table", help="The test images of --table in a file of their own.")]
-ArraysFile = Annotated[Path | None, typer.Option("--arrays", help="NumPy .npz file of x_train, y_train, x_test, y_test.")]
-LabelColumn = Annotated[str | None, typer.Option("--label-column", help="The table's label column [default: found by rule].")]
-SplitColumn = Annotated[str | None, typer.Option(
-    "--split-column", help="The table's column of train/test [default: a column named 'split'].")]
-ImageColumn = Annotated[str | None, typer.Option(
-    "--image-column", help="The table's column of encoded images [default: the one there is].")]
-TestFraction = Annotated[float | None, typer.Option(
-    "--test-fraction", help="Share of each label's images kept for testing, for a source without its own split "
-                            "[default: 0.2].")]
-DataSeed = Annotated[int | None, typer.Option(
-    "--data-seed", help="Seed of that split and of an image folder's order [default: 0].")]
-Resize = Annotated[str | None, typer.Option("--resize", help="Resize every image to HxW (image folders, image columns).")]
+Model = Annotated[str | None, typer.Argument(help="Model name (see 'twistfm models').")]
 
 
 def _version(value: bool) -> None:
@@ -72,57 +54,17 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """twistfm: decode a mystery label."""
 
 
-def _spec(csv_dir: Path | None = None, data_dir: Path | None = None, n_train: int | None = None,
-          n_test: int | None = None, **source: Any):
-    """The DataSpec the data options name (``source``: ``images=``, ``table=``, ... as the options give them)."""
-    from .data import DataSpec
-
-    spec = DataSpec(csv_dir=str(csv_dir) if csv_dir else None, data_dir=str(data_dir) if data_dir else None,
-                    n_train=n_train, n_test=n_test,
-                    **{k: str(v) if isinstance(v, Path) else v for k, v in source.items()})
-    spec.check()
-    return spec
-
-
-def _sources(images: Path | None, table: Path | None, test_table: Path | None, arrays: Path | None,
-             label_column: str | None, split_column: str | None, image_column: str | None, test_fraction: float | None,
-             data_seed: int | None, resize: str | None) -> dict[str, Any]:
-    """The other sources' options, by DataSpec field."""
-    return dict(images=images, table=table, test_table=test_table, arrays=arrays, label_column=label_column,
-                split_column=split_column, image_column=image_column, test_fraction=test_fraction, data_seed=data_seed,
-                resize=resize)
-
-
-def _given(**source: Any) -> list[str]:
-    """The data options given, as ``--name`` words."""
-    return ["--" + k.replace("_", "-") for k, v in source.items() if v is not None]
-
-
 # ---------------------------------------------------------------- data
 
 
 @data_app.command("info")
-def data_info(
-    data_dir: DataDir = None,
-    csv_dir: CsvDir = None,
-    images: Images = None,
-    table: TableFile = None,
-    test_table: TestTable = None,
-    arrays: ArraysFile = None,
-    label_column: LabelColumn = None,
-    split_column: SplitColumn = None,
-    image_column: ImageColumn = None,
-    test_fraction: TestFraction = None,
-    data_seed: DataSeed = None,
-    resize: Resize = None,
-) -> None:
+@with_options(data_parameters(counts=False))
+def data_info(**data: Any) -> None:
     """Where the data comes from, split sizes, label counts and the classes behind each label."""
     from .data import CLASS_NAMES, MYSTERY_OF_CLASS
     from .pipeline import data_info as info
 
-    source = _sources(images, table, test_table, arrays, label_column, split_column, image_column, test_fraction,
-                      data_seed, resize)
-    dataset, rows = info(_spec(csv_dir, data_dir, **source))
+    dataset, rows = info(data_spec(data))
     out.print(f"source: {dataset.source}")
     height, width = dataset.image_size
     out.print(f"images: {height} x {width} {'grey' if dataset.channels == 1 else 'colour'}")
@@ -163,65 +105,17 @@ def models_cmd() -> None:
     out.print(table)
 
 
-def _parse_model_args(values: list[str] | None) -> dict[str, Any]:
-    args: dict[str, Any] = {}
-    for item in values or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise OptionError(f"--model-arg {item!r}: write it as NAME=VALUE, e.g. width=48")
-        try:
-            args[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            args[key] = raw
-    return args
-
-
 @app.command("train")
+@with_options(training_parameters(), data_parameters())
 def train_cmd(
-    model: Annotated[str | None, typer.Argument(help="Model name (see 'twistfm models').")] = None,
+    model: Model = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue an interrupted run folder.")] = None,
-    optimizer: Annotated[str | None, typer.Option(help="sgd, adam or adamw [default: adam].")] = None,
-    lr: Annotated[float | None, typer.Option(help="Learning rate, the peak for onecycle [default: 0.001].")] = None,
-    momentum: Annotated[float | None, typer.Option(help="SGD momentum [default: 0].")] = None,
-    weight_decay: Annotated[float | None, typer.Option(help="Weight decay [default: 0].")] = None,
-    schedule: Annotated[str | None, typer.Option(help="constant, onecycle or cosine [default: constant].")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size [default: 32].")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs [default: 10].")] = None,
-    val_split: Annotated[float | None, typer.Option(
-        help="Last fraction of the training images held out for validation [default: 0.2].")] = None,
-    augment: Annotated[bool | None, typer.Option(help="Random flips and shifts [default: off].")] = None,
-    tta: Annotated[bool | None, typer.Option(
-        help="Evaluate on each image and its mirror (test-time augmentation) [default: off].")] = None,
-    label_smoothing: Annotated[float | None, typer.Option(help="Label smoothing [default: 0].")] = None,
-    erasing: Annotated[float | None, typer.Option(help="Probability of random erasing per image [default: 0].")] = None,
-    ema: Annotated[float | None, typer.Option(
-        help="Decay of a moving average of the weights, evaluated and saved (0: none) [default: 0].")] = None,
-    nesterov: Annotated[bool | None, typer.Option(help="Nesterov momentum (SGD) [default: off].")] = None,
-    precision: Annotated[str | None, typer.Option(
-        help="auto (bf16 where the hardware computes it natively, else fp32), fp32, or bf16 (bfloat16 autocast; "
-             "several times slower where it is emulated) [default: auto].")] = None,
-    model_arg: Annotated[list[str] | None, typer.Option("--model-arg", help="Architecture argument NAME=VALUE.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed: same seed, same machine, same numbers [default: 0].")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda [default: auto].")] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
-    n_train: NTrain = None,
-    n_test: NTest = None,
-    csv_dir: CsvDir = None,
-    data_dir: DataDir = None,
-    images: Images = None,
-    table: TableFile = None,
-    test_table: TestTable = None,
-    arrays: ArraysFile = None,
-    label_column: LabelColumn = None,
-    split_column: SplitColumn = None,
-    image_column: ImageColumn = None,
-    test_fraction: TestFraction = None,
-    data_seed: DataSeed = None,
-    resize: Resize = None,
+    *,
     runs: RunsRoot = Path("runs"),
     nproc: Annotated[int | None, typer.Option(
         help="Train data-parallel in N processes on this machine (launches torchrun; each takes 1/N of every "
              "global batch of N x --batch-size images).")] = None,
+    **options: Any,
 ) -> int | None:
     """Train one model; writes a run folder with weights, history, metrics and figures."""
     from . import pipeline
@@ -233,35 +127,24 @@ def train_cmd(
             raise OptionError(f"--nproc must be at least 1, got {nproc}")
         if nproc > 1:
             return launch(_without_option(sys.argv[1:], "--nproc"), nproc)
-
-    given = {k: v for k, v in dict(
-        optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
-        batch_size=batch_size, epochs=epochs, val_split=val_split, augment=augment, tta=tta,
-        label_smoothing=label_smoothing, erasing=erasing, ema=ema, nesterov=nesterov, precision=precision, seed=seed,
-        device=device, threads=threads).items() if v is not None}
-    if model_arg:
-        given["model_args"] = _parse_model_args(model_arg)
-    source = _sources(images, table, test_table, arrays, label_column, split_column, image_column, test_fraction,
-                      data_seed, resize)
-    data_given = [o for o, v in (("--n-train", n_train), ("--n-test", n_test), ("--csv-dir", csv_dir),
-                                 ("--data-dir", data_dir)) if v is not None] + _given(**source)
+    given = training_overrides(options)
     if resume is not None:
-        if model is not None or given or data_given:
-            named = ["MODEL"] * (model is not None) + [f"--{k.replace('_', '-')}" for k in given] + data_given
+        named = ["MODEL"] * (model is not None) + [flag(k) for k in given] + data_flags(options)
+        if named:
             raise OptionError(f"--resume takes no other training options (got {', '.join(named)}): the run's "
                               "config.json decides them; start a new run to change them")
         result = pipeline.resume(resume)
     else:
         if model is None:
             raise OptionError("train needs a MODEL name (see 'twistfm models') or --resume RUN")
-        result = pipeline.train(TrainConfig(model=model, **given),
-                                _spec(csv_dir, data_dir, n_train, n_test, **source), runs_root=runs)
+        result = pipeline.train(TrainConfig(model=model, **given), data_spec(options), runs_root=runs)
     m = result.metrics
     if not m:  # a training process other than 0: process 0 reports
-        return
+        return None
     out.print(f"test accuracy {m['test_acc']:.4f}  test loss {m['test_loss']:.4f}  "
               f"training {m['training_seconds']:.1f}s  ({m['train_images_per_second']:.0f} images/s)")
     out.print(f"run: {result.run}")
+    return None
 
 
 def _without_option(argv: list[str], option: str) -> list[str]:
@@ -286,43 +169,30 @@ def _print_rows(rows: list[dict[str, Any]], columns: dict[str, Callable[[Any], s
 
 
 @app.command("compare")
+@with_options(training_parameters(), data_parameters())
 def compare_cmd(
     models: Annotated[list[str] | None, typer.Argument(help="Model names to train with the same settings.")] = None,
     preset: Annotated[str | None, typer.Option(help="'seed': reproduce the seeds' five training runs.")] = None,
-    epochs: Annotated[int, typer.Option(help="Epochs (models given by name).")] = 5,
-    batch_size: Annotated[int, typer.Option(help="Batch size (models given by name).")] = 32,
-    seed: Seed = 0,
+    *,
     seeds: SeedCount = 1,
-    n_train: NTrain = None,
-    n_test: NTest = None,
-    csv_dir: CsvDir = None,
-    data_dir: DataDir = None,
-    images: Images = None,
-    table: TableFile = None,
-    test_table: TestTable = None,
-    arrays: ArraysFile = None,
-    label_column: LabelColumn = None,
-    split_column: SplitColumn = None,
-    image_column: ImageColumn = None,
-    test_fraction: TestFraction = None,
-    data_seed: DataSeed = None,
-    resize: Resize = None,
     runs: RunsRoot = Path("runs"),
+    **options: Any,
 ) -> None:
     """Train several models and write a comparison table (Markdown, CSV) and figure."""
     from . import pipeline
     from .train import TrainConfig
 
+    given = training_overrides(options)
     if preset is not None:
-        configs = pipeline.compare_preset(preset, seed)
+        if set(given) - {"seed"}:
+            raise OptionError(f"--preset {preset} decides the training options (got "
+                              f"{', '.join(flag(k) for k in given if k != 'seed')}); give model names to choose them")
+        configs = pipeline.compare_preset(preset, given.get("seed", TrainConfig(model="").seed))
     elif models:
-        configs = {m: TrainConfig(model=m, epochs=epochs, batch_size=batch_size, seed=seed) for m in models}
+        configs = {m: TrainConfig(model=m, **given) for m in models}
     else:
         raise OptionError("compare needs model names or --preset seed")
-    source = _sources(images, table, test_table, arrays, label_column, split_column, image_column, test_fraction,
-                      data_seed, resize)
-    comparison = pipeline.compare(configs, _spec(csv_dir, data_dir, n_train, n_test, **source),
-                                  seeds=seeds, runs_root=runs)
+    comparison = pipeline.compare(configs, data_spec(options), seeds=seeds, runs_root=runs)
     _print_rows(comparison.stats if seeds > 1 else comparison.rows)
     out.print(f"comparison: {comparison.folder}")
 
@@ -348,35 +218,21 @@ def sweep_cmd(
 
 
 @app.command("run")
+@with_options(data_parameters())
 def run_cmd(
     preset: Annotated[str, typer.Option(help="quick (a few minutes), seed (the seeds' runs) or best (highest accuracy).")]
     = "quick",
     seed: Seed = 0,
     seeds: SeedCount = 1,
     epochs: Annotated[int | None, typer.Option(help="Override every model's epochs.")] = None,
-    n_train: NTrain = None,
-    n_test: NTest = None,
-    csv_dir: CsvDir = None,
-    data_dir: DataDir = None,
-    images: Images = None,
-    table: TableFile = None,
-    test_table: TestTable = None,
-    arrays: ArraysFile = None,
-    label_column: LabelColumn = None,
-    split_column: SplitColumn = None,
-    image_column: ImageColumn = None,
-    test_fraction: TestFraction = None,
-    data_seed: DataSeed = None,
-    resize: Resize = None,
+    *,
     runs: RunsRoot = Path("runs"),
+    **data: Any,
 ) -> None:
     """The whole study: train and compare, encode the best layer, analyse, decode, write report.html."""
     from .pipeline import run_study
 
-    source = _sources(images, table, test_table, arrays, label_column, split_column, image_column, test_fraction,
-                      data_seed, resize)
-    result = run_study(preset, _spec(csv_dir, data_dir, n_train, n_test, **source), seed=seed,
-                       seeds=seeds, epochs=epochs, runs_root=runs)
+    result = run_study(preset, data_spec(data), seed=seed, seeds=seeds, epochs=epochs, runs_root=runs)
     if seeds > 1:
         _print_rows(result.stats)
     _print_rows(result.comparison, {"model": str, "test_acc": "{:.4f}".format, "test_loss": "{:.4f}".format,
@@ -486,29 +342,18 @@ def export_table_cmd(
 
 
 @app.command("decode")
+@with_options(data_parameters(counts=False))
 def decode_cmd(
-    csv_dir: CsvDir = None,
-    data_dir: DataDir = None,
-    images: Images = None,
-    table: TableFile = None,
-    test_table: TestTable = None,
-    arrays: ArraysFile = None,
-    label_column: LabelColumn = None,
-    split_column: SplitColumn = None,
-    image_column: ImageColumn = None,
-    test_fraction: TestFraction = None,
-    data_seed: DataSeed = None,
-    resize: Resize = None,
+    *,
     as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON object: label -> class names.")] = False,
     seed: Seed = 0,
+    **data: Any,
 ) -> None:
     """Name each label by the original Fashion-MNIST classes behind it."""
     from .data import CLASS_NAMES
     from .pipeline import decode
 
-    source = _sources(images, table, test_table, arrays, label_column, split_column, image_column, test_fraction,
-                      data_seed, resize)
-    decoding = decode(_spec(csv_dir, data_dir, **source), seed)
+    decoding = decode(data_spec(data), seed)
     if as_json:
         print(json.dumps(decoding.as_json()))
         return

@@ -181,19 +181,9 @@ class SweepResult:
 
 def train_command(config: TrainConfig, data: DataSpec) -> str:
     """The ``twistfm train`` command line that trains ``config`` on ``data``."""
-    words = ["twistfm", "train", config.model]
-    defaults = TrainConfig(model=config.model)
-    for name, value in to_json(config).items():
-        if name in ("model", "model_args") or value == getattr(defaults, name):
-            continue
-        option = "--" + name.replace("_", "-")
-        words += [option if value is True else f"--no-{option[2:]}"] if isinstance(value, bool) else [option, str(value)]
-    words += [w for k, v in config.model_args.items() for w in ("--model-arg", f"{k}={v}")]
-    for name in ("csv_dir", "data_dir", "n_train", "n_test"):
-        if getattr(data, name) is not None:
-            words += ["--" + name.replace("_", "-"), str(getattr(data, name))]
-    words += data.reading_options()
-    return " ".join(shlex.quote(w) for w in words)
+    from .options import data_argv, train_argv
+
+    return " ".join(shlex.quote(w) for w in ["twistfm", "train", *train_argv(config), *data_argv(data)])
 
 
 def _trainable(params: dict[str, Any], *, spec_json: dict[str, Any], trials: list[dict[str, Any]], runs_root: str,
