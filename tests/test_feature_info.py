@@ -8,10 +8,11 @@ the registry declared each model's read-out layers; the declaration must give th
 from __future__ import annotations
 
 import pytest
+import torch
 
 from twistfm.encode import candidate_layers, check_layer, default_layer, layer_names, layer_width
 from twistfm.errors import OptionError
-from twistfm.models import create_model, list_models
+from twistfm.models import FeatureInfo, create_model, list_models
 
 #: (model, input shape, model arguments, default layer, "layer:width" of each candidate layer in order), as recorded.
 PINNED = [
@@ -110,3 +111,33 @@ def test_check_layer_takes_every_layer_and_names_them_all_when_refusing(name):
         check_layer(model, "nope")
     assert str(error.value) == f"no layer 'nope' in this model; valid layers: {', '.join(layer_names(model))}"
     assert layer_names(model)[-1] == "output"
+
+
+@pytest.mark.parametrize(("name", "shape", "args", "default", "candidates"), PINNED)
+def test_feature_info_declares_the_embedding_the_discovery_layer_and_every_width(name, shape, args, default, candidates):
+    info = create_model(name, 5, shape, **args).feature_info
+    pinned = [item.split(":") for item in candidates.split()]
+    assert [(d["name"], str(d["width"])) for d in info.info] == [(layer, width) for layer, width in pinned]
+    assert info.get("role") == ["discovery"] + ["embedding" if layer == default else "candidate" for layer, _ in pinned[1:]]
+    assert (info.embedding, info.discovery, info.candidates) == (default, pinned[0][0], [layer for layer, _ in pinned])
+
+
+def test_read_out_layers_are_measured_once_when_the_model_is_built():
+    model = create_model("tfm-small", 5)
+    calls = []
+    model.register_forward_pre_hook(lambda *_: calls.append(1))
+    for _ in range(3):
+        candidate_layers(model), default_layer(model), [layer_width(model, n) for n in layer_names(model)]
+    assert calls == []
+
+
+def test_a_wrong_declaration_or_an_unregistered_model_is_refused():
+    with pytest.raises(ValueError, match="'conv1' is not a read-out layer"):
+        FeatureInfo.of(create_model("model-a", 5), "conv1")
+    with pytest.raises(ValueError, match="'pool1' is not a read-out layer after the first"):
+        FeatureInfo.of(create_model("model-a", 5), "pool1")
+    with pytest.raises(ValueError, match="'output' is not a read-out layer"):
+        FeatureInfo.of(create_model("model-a", 5), "output")
+    assert create_model("model-a", 5).feature_info.widths["output"] == 5
+    with pytest.raises(OptionError, match="not built by twistfm.models.create_model"):
+        default_layer(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 5)))

@@ -1,6 +1,8 @@
 """Encoding: a trained network's inner layer, by name, as an (N x d) float32 feature table.
 
 Images of any size and channels go in as the model was built for (:func:`twistfm.models.to_input`).
+Which layers are worth encoding, and their widths, the model declares: its ``feature_info``
+(:class:`twistfm.models.FeatureInfo`), measured once when the registry built it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from torch import nn
 
 from .atomic import atomic_open
 from .errors import OptionError
-from .models import inference_layout, input_shape_of, layer_table, to_input
+from .models import feature_info, inference_layout, input_shape_of, to_input
 
 __all__ = ["layer_names", "candidate_layers", "default_layer", "check_layer", "check_images", "encode", "encode_batches",
            "encode_layers", "encode_to_npy", "layer_width"]
@@ -26,17 +28,14 @@ def layer_names(model: nn.Module) -> list[str]:
 
 
 def candidate_layers(model: nn.Module) -> list[str]:
-    """Layers worth encoding from: every layer from the first one that halves the image (a pooling) on, but the output."""
-    rows = layer_table(model)
-    width = input_shape_of(model)[-1]
-    first = next((i for i, r in enumerate(rows) if len(r.output_shape) < 3 or r.output_shape[-1] <= width // 2), 0)
-    return [r.name for r in rows[first:] if r.name != "output"]
+    """Layers worth encoding from: the model's read-out layers, from the first one that halves the image (a pooling)
+    to the last before the logits."""
+    return feature_info(model).candidates
 
 
 def default_layer(model: nn.Module) -> str:
-    """The last hidden layer before the output (the layer the seeds would take)."""
-    names = [n for n in layer_names(model) if n != "output"]
-    return names[-1]
+    """The layer the model declares as its embedding: the last hidden layer before the logits (the seeds' choice)."""
+    return feature_info(model).embedding
 
 
 def check_images(model: nn.Module, images: np.ndarray) -> None:
@@ -59,7 +58,7 @@ def check_layer(model: nn.Module, layer: str) -> None:
 def layer_width(model: nn.Module, layer: str) -> int:
     """Number of features the layer's output has per image."""
     check_layer(model, layer)
-    return int(np.prod([r.output_shape for r in layer_table(model) if r.name == layer][0]))
+    return feature_info(model).widths[layer]
 
 
 @torch.no_grad()

@@ -36,7 +36,7 @@ _ARGS = {"width": ModelArg(int, 1, 256, help="filters of the first block"),
          "dropout": ModelArg(float, 0.0, 1.0, high_open=True, help="dropout before the dense layers")}
 
 
-@register_model("tfm-net", "ours: 6 conv+BN in 3 blocks (w, 2w, 4w), global pool, dense", _ARGS)
+@register_model("tfm-net", "ours: 6 conv+BN in 3 blocks (w, 2w, 4w), global pool, dense", _ARGS, embedding="dense1")
 def tfm_net(num_classes: int, width: int = 32, dropout: float = 0.2,
             input_shape: tuple[int, int, int] = INPUT_SHAPE) -> nn.Module:
     """A compact VGG-style network with batch normalisation and global max pooling.
@@ -53,7 +53,7 @@ def tfm_net(num_classes: int, width: int = 32, dropout: float = 0.2,
     return _vgg(num_classes, width, dropout, input_shape[0])
 
 
-@register_model("tfm-small", "ours, narrow: tfm-net with width 16, for quick studies", _ARGS)
+@register_model("tfm-small", "ours, narrow: tfm-net with width 16, for quick studies", _ARGS, embedding="dense1")
 def tfm_small(num_classes: int, width: int = 16, dropout: float = 0.1,
               input_shape: tuple[int, int, int] = INPUT_SHAPE) -> nn.Module:
     """tfm-net at a quarter of the cost, for the quick preset and tests."""
@@ -69,7 +69,8 @@ class Residual(nn.Sequential):
 
 @register_model("tfm-res", "ours, residual: conv w, then 2w, 4w, 8w with pools and two residual blocks, dense",
                 {"width": ModelArg(int, 1, 128, help="filters of the first layer"),
-                 "dropout": ModelArg(float, 0.0, 1.0, high_open=True, help="dropout before the dense layers")})
+                 "dropout": ModelArg(float, 0.0, 1.0, high_open=True, help="dropout before the dense layers")},
+                embedding="dense1")
 def tfm_res(num_classes: int, width: int = 32, dropout: float = 0.1,
             input_shape: tuple[int, int, int] = INPUT_SHAPE) -> nn.Module:
     """A small residual network in the style of the fast CIFAR ResNet-9, sized for 28x28 images (any size works).

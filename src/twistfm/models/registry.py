@@ -2,7 +2,9 @@
 
 Each registered model declares the architecture arguments it takes, with their type and
 range; :func:`create_model` checks them before building, so a bad ``--model-arg`` is one
-clear line, never a traceback from deep inside PyTorch.
+clear line, never a traceback from deep inside PyTorch. Each also declares its embedding
+layer (the layer encoded by default); the model built carries its read-out layers as
+``feature_info`` (:class:`~twistfm.models.features.FeatureInfo`), measured once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from torch import nn
 
 from ..errors import OptionError
+from .features import FeatureInfo
 from .layers import INPUT_SHAPE
 
 __all__ = ["ModelArg", "ModelInfo", "register_model", "create_model", "list_models", "model_info", "check_model_args"]
@@ -80,25 +83,35 @@ class ModelArg:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A registered architecture: its name, builder, one-line description and arguments."""
+    """A registered architecture: its name, builder, one-line description, embedding layer and arguments."""
 
     name: str
     builder: Callable[..., nn.Module]
     description: str
+    embedding: str
     args: dict[str, ModelArg] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register_model(name: str, description: str, args: dict[str, ModelArg] | None = None
+def register_model(name: str, description: str, args: dict[str, ModelArg] | None = None, *, embedding: str
                    ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator: record ``builder`` under ``name`` (with the ``args`` it takes) for :func:`create_model`."""
+    """Decorator: record ``builder`` under ``name`` for :func:`create_model`.
+
+    Parameters
+    ----------
+    name, description : str
+    args : dict, optional
+        The architecture arguments the builder takes.
+    embedding : str
+        The top-level layer encoded by default (the seeds took their last hidden layer).
+    """
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelInfo(name, builder, description, dict(args or {}))
+        _REGISTRY[name] = ModelInfo(name, builder, description, embedding, dict(args or {}))
         return builder
 
     return decorate
@@ -141,6 +154,11 @@ def create_model(name: str, num_classes: int, input_shape: tuple[int, int, int] 
         channels, each side at least 8. The model keeps it as its ``input_shape`` attribute.
     **kwargs
         Architecture arguments of that model (for example ``width``), checked first.
+
+    Returns
+    -------
+    nn.Module
+        The model, with its read-out layers as its ``feature_info`` attribute.
     """
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise OptionError(f"num_classes must be an integer of at least 2, got {num_classes!r}")
@@ -150,6 +168,8 @@ def create_model(name: str, num_classes: int, input_shape: tuple[int, int, int] 
         raise OptionError(f"input_shape must be (channels, height, width) with 1 or 3 channels and sides of at least "
                           f"8, got {input_shape!r}")
     args = check_model_args(name, kwargs)
-    model = model_info(name).builder(num_classes=num_classes, input_shape=shape, **args)
+    info = model_info(name)
+    model = info.builder(num_classes=num_classes, input_shape=shape, **args)
     model.input_shape = shape
+    model.feature_info = FeatureInfo.of(model, info.embedding)
     return model

@@ -28,7 +28,7 @@ def keras_init(model: nn.Module) -> nn.Module:
     return model
 
 
-@register_model("cm1", "seed default network: conv32 same, pool, conv32 same, dense")
+@register_model("cm1", "seed default network: conv32 same, pool, conv32 same, dense", embedding="flatten")
 def cm1(num_classes: int, input_shape: tuple[int, int, int] = INPUT_SHAPE) -> nn.Module:
     """Two 3x3 'same' convolutions of 32 filters around a 2x2 max-pool, then one dense layer."""
     channels, height, width = input_shape
@@ -53,13 +53,13 @@ def _conv_pool_dense(filters: int, units: int, num_classes: int, input_shape: tu
     ))
 
 
-@register_model("model-a", "seed 002 model A: conv32 valid, pool, dense32, dense32")
+@register_model("model-a", "seed 002 model A: conv32 valid, pool, dense32, dense32", embedding="dense2")
 def model_a(num_classes: int, input_shape: tuple[int, int, int] = INPUT_SHAPE) -> nn.Module:
     """Seed 002's model A (its encoding was ``dense2``, the second dense-32 layer)."""
     return _conv_pool_dense(32, 32, num_classes, input_shape)
 
 
-@register_model("model-b", "seed 002 model B: conv64 valid, pool, dense100, dense100")
+@register_model("model-b", "seed 002 model B: conv64 valid, pool, dense100, dense100", embedding="dense2")
 def model_b(num_classes: int, input_shape: tuple[int, int, int] = INPUT_SHAPE) -> nn.Module:
     """Seed 002's model B."""
     return _conv_pool_dense(64, 100, num_classes, input_shape)
@@ -77,7 +77,8 @@ _LEAKY_ARGS = {
 }
 
 
-@register_model("leaky", "seed 000's own: LeakyReLU, 3 conv32 with pools, dense, LeakyReLU", _LEAKY_ARGS)
+@register_model("leaky", "seed 000's own: LeakyReLU, 3 conv32 with pools, dense, LeakyReLU", _LEAKY_ARGS,
+                embedding="dense1")
 def leaky(num_classes: int, units: int = 64, pool: str = "ceil", conv_act: str = "leaky",
           slope: float = LEAKY_SLOPE, first_pool: str = "none", input_shape: tuple[int, int, int] = INPUT_SHAPE
           ) -> nn.Module:
