@@ -36,78 +36,36 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 
 from ..schema import Typed
-from .project import tsne
+from .discover_count import (
+    HALVINGS,
+    HELD_OUT_THRESHOLD,
+    MAPS,
+    MAX_GROUPS,
+    THRESHOLD,
+    TSNE_SCHEDULE,
+    WEAK,
+    WHOLE_THRESHOLD,
+    GroupCount,
+    count_groups,
+    count_held_out,
+    held_out_strength,
+    prediction_strength,
+)
+from .project import reduce_pca, tsne
 
 __all__ = ["GroupCount", "Group", "LabelGroups", "Discovery", "prediction_strength", "held_out_strength", "count_groups",
            "count_held_out", "discover", "COUNTS", "MAX_GROUPS", "THRESHOLD", "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD",
            "HALVINGS", "MAPS", "WEAK", "DISCOVERY_DIMS", "TYPICAL", "BORDERLINE"]
 
-#: Most groups looked for within one label (the whole set allows twice as many).
-MAX_GROUPS = 6
-#: Lowest prediction strength a number of groups must reach to be taken, by rule (see ``COUNTS``).
-HELD_OUT_THRESHOLD = 0.97
-WHOLE_THRESHOLD = 0.95
-THRESHOLD = HELD_OUT_THRESHOLD
 #: The counting rules: on points held out of the map (the default), or on one map of every point.
 COUNTS: tuple[str, ...] = ("held-out", "whole")
-#: Maps averaged in one held-out count (each from a different random half).
-MAPS = 2
-#: A count whose decisive strength sits closer than this to the threshold is called weak.
-WEAK = 0.03
-#: Random halvings averaged in one prediction strength.
-HALVINGS = 10
 #: Principal components of the encoding that the discovery t-SNE starts from.
 DISCOVERY_DIMS = 50
 #: Images shown per group: the most typical (nearest its centre) and the most borderline.
 TYPICAL, BORDERLINE = 8, 4
-
-
-@dataclass(frozen=True, kw_only=True)
-class GroupCount(Typed):
-    """The criterion's curve over the number of groups, and the number it chose.
-
-    Attributes
-    ----------
-    ks : list of int
-        The numbers of groups tried (1, 2, ...).
-    scores : list of float
-        Prediction strength of each.
-    chosen : int
-        The largest k whose strength is at least ``threshold``.
-    threshold : float
-    rule : str
-        ``"held-out"`` (strengths of groups placed on points the map was not made from) or
-        ``"whole"`` (strengths on one map of every point).
-    """
-
-    ks: list[int]
-    scores: list[float]
-    chosen: int
-    threshold: float
-    rule: str = "whole"
-
-    @property
-    def margin(self) -> float:
-        """How far the decision sits from the threshold: the chosen k's excess over it, or the next k's shortfall.
-
-        Small (below ``WEAK``) means another threshold near this one would have counted
-        differently: the count is weak and the report says so.
-        """
-        above = [s for k, s in zip(self.ks, self.scores, strict=True) if k > self.chosen]
-        gaps = [self.threshold - max(above)] if above else []
-        if self.chosen > 1:
-            gaps.append(self.scores[self.ks.index(self.chosen)] - self.threshold)
-        return float(min(gaps)) if gaps else 1.0
-
-    @property
-    def weak(self) -> bool:
-        """True where the count sits within ``WEAK`` of the threshold."""
-        return self.margin < WEAK
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -223,120 +181,6 @@ class Discovery(Typed):
         return float(np.mean(aris)) if aris else None
 
 
-def _pair_share(predicted: np.ndarray, own: np.ndarray, k: int) -> float:
-    """The smallest share, over the clusters of ``own``, of their pairs that ``predicted`` also puts together."""
-    shares = []
-    for j in range(k):
-        members = predicted[own == j]
-        if len(members) > 1:
-            counts = np.bincount(members, minlength=k)
-            shares.append((counts * (counts - 1)).sum() / (len(members) * (len(members) - 1)))
-    return min(shares) if shares else 0.0
-
-
-def prediction_strength(points: np.ndarray, k: int, seed: int = 0, splits: int = HALVINGS) -> float:
-    """Prediction strength of K-means with ``k`` clusters on ``points`` (1.0 for k = 1).
-
-    The points are halved at random; each half is clustered; for every cluster of the second
-    half, the share of its pairs that the first half's centres also put together is taken,
-    and the smallest share is the strength. The mean over ``splits`` halvings is returned.
-    """
-    if k == 1:
-        return 1.0
-    rng = np.random.default_rng(seed)
-    values = []
-    for r in range(splits):
-        perm = rng.permutation(len(points))
-        train, test = points[perm[: len(points) // 2]], points[perm[len(points) // 2:]]
-        if len(test) < 2 * k:
-            return 0.0
-        predicted = KMeans(k, n_init=3, random_state=seed + r).fit(train).predict(test)
-        own = KMeans(k, n_init=3, random_state=seed + r).fit(test).labels_
-        values.append(_pair_share(predicted, own, k))
-    return float(np.mean(values))
-
-
-def held_out_strength(fitted: np.ndarray, placed: np.ndarray, k: int, seed: int = 0, repeats: int = 3) -> float:
-    """Prediction strength of K-means with ``k`` clusters, learnt on ``fitted`` and checked on ``placed`` points.
-
-    ``fitted`` are the points a map was made from, ``placed`` other points the map then placed
-    (without moving the fitted ones). K-means centres of the fitted points assign the placed
-    points; K-means of the placed points groups them on their own; the strength is the
-    smallest share, over the placed points' own clusters, of their pairs that the fitted
-    centres also put together (the mean over ``repeats`` K-means seeds). Groups that are
-    features of the data, not of one map, keep their pairs together on points the map never
-    saw. 1.0 for k = 1.
-    """
-    if k == 1:
-        return 1.0
-    if len(fitted) < 2 * k or len(placed) < 2 * k:
-        return 0.0
-    values = []
-    for r in range(repeats):
-        predicted = KMeans(k, n_init=3, random_state=seed + r).fit(fitted).predict(placed)
-        own = KMeans(k, n_init=3, random_state=seed + r).fit(placed).labels_
-        values.append(_pair_share(predicted, own, k))
-    return float(np.mean(values))
-
-
-def _numbered(points: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """K-means groups of ``points`` numbered largest first (all 0 for k = 1)."""
-    if k == 1:
-        return np.zeros(len(points), dtype=np.int64)
-    assign = KMeans(k, n_init=4, random_state=seed).fit(points).labels_.astype(np.int64)
-    order = np.argsort(-np.bincount(assign, minlength=k), kind="stable")
-    return np.argsort(order)[assign]
-
-
-def _ks(n: int, max_groups: int) -> list[int]:
-    return list(range(1, max(1, min(max_groups, n // 4)) + 1))
-
-
-def _chosen(ks: list[int], scores: list[float], threshold: float) -> int:
-    return max(k for k, s in zip(ks, scores, strict=True) if s >= threshold)
-
-
-def count_groups(points: np.ndarray, max_groups: int = MAX_GROUPS, seed: int = 0,
-                 threshold: float = THRESHOLD) -> tuple[np.ndarray, GroupCount]:
-    """Split 2-D ``points`` into the number of groups the criterion chooses on them; groups numbered largest first."""
-    ks = _ks(len(points), max_groups)
-    scores = [prediction_strength(points, k, seed) for k in ks]
-    chosen = _chosen(ks, scores, threshold)
-    return _numbered(points, chosen, seed), GroupCount(ks=ks, scores=scores, chosen=chosen, threshold=threshold,
-                                                       rule="whole")
-
-
-def count_held_out(Z: np.ndarray, max_groups: int = MAX_GROUPS, seed: int = 0, threshold: float = HELD_OUT_THRESHOLD,
-                   maps: int = MAPS) -> tuple[np.ndarray, np.ndarray, GroupCount]:
-    """Map ``Z`` to 2-D and count its groups on held-out points; return the map, the groups and the count.
-
-    ``maps`` times, a t-SNE is made from a random half of the points and the other half is
-    placed into it (openTSNE's ``transform``); :func:`held_out_strength` scores each k on
-    that map, and the scores are averaged over the maps. The number of groups is the largest
-    k whose score reaches ``threshold`` (k = 1 always does: a label of one kind keeps one
-    group). The points returned are the first map's (fitted and placed points together),
-    grouped by K-means with the chosen k, largest group first.
-    """
-    n = len(Z)
-    ks = _ks(n, max_groups)
-    rng = np.random.default_rng(seed)
-    curves, first = [], None
-    for r in range(maps if n >= 8 else 0):
-        fit_on = np.zeros(n, dtype=bool)
-        fit_on[rng.permutation(n)[: n // 2]] = True
-        points = tsne(Z, seed=seed + r, fit_on=fit_on, **_TSNE).points
-        first = points if first is None else first
-        curves.append([held_out_strength(points[fit_on], points[~fit_on], k, seed) for k in ks])
-    if first is None:  # too few points to hold any out: one group, placed on the first two components
-        first = np.zeros((n, 2), dtype=np.float32)
-        first[:, : min(2, Z.shape[1])] = Z[:, :2]
-        curves = [[1.0] + [0.0] * (len(ks) - 1)]
-    scores = [float(v) for v in np.mean(curves, axis=0)]
-    chosen = _chosen(ks, scores, threshold)
-    return first, _numbered(first, chosen, seed), GroupCount(ks=ks, scores=scores, chosen=chosen, threshold=threshold,
-                                                             rule="held-out")
-
-
 def _describe(points: np.ndarray, assign: np.ndarray, index: np.ndarray, classes: np.ndarray | None,
               class_names: Sequence[str] | None) -> list[Group]:
     """Size, typical and borderline images, and (where classes are known) what each group looks like."""
@@ -368,10 +212,6 @@ def _known(classes: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
     return classes[mask]
 
 
-#: The t-SNE schedule the count's threshold was measured with (longer than the projections' default).
-_TSNE = dict(pca_dims=0, early_iter=125, coarse_iter=200, fine_iter=200)
-
-
 def _reduce(X: np.ndarray, seed: int) -> np.ndarray:
     """Each row scaled to unit length, then its first ``DISCOVERY_DIMS`` principal components (fewer where fewer fit).
 
@@ -380,7 +220,38 @@ def _reduce(X: np.ndarray, seed: int) -> np.ndarray:
     """
     X = np.asarray(X, dtype=np.float32)
     X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-    return PCA(n_components=max(1, min(DISCOVERY_DIMS, X.shape[1], len(X) - 1)), random_state=seed).fit_transform(X)
+    return reduce_pca(X, max(1, min(DISCOVERY_DIMS, X.shape[1], len(X) - 1)), seed)[0]
+
+
+def _count(Z: np.ndarray, count: str, max_groups: int, seed: int, threshold: float,
+           maps: int = MAPS) -> tuple[np.ndarray, np.ndarray, GroupCount, dict[str, Any]]:
+    """``Z``'s map, its groups and their count by the rule ``count``, with the t-SNE's settings as recorded."""
+    if count == "held-out":
+        points, assign, found = count_held_out(Z, max_groups, seed, threshold, maps=maps)
+        return points, assign, found, {"fitted": "a random half of the points", "placed": "the other half",
+                                       **TSNE_SCHEDULE}
+    embedding = tsne(Z, seed=seed, **TSNE_SCHEDULE)
+    assign, found = count_groups(embedding.points, max_groups, seed, threshold)
+    return embedding.points, assign, found, embedding.params
+
+
+def _label_groups(value: int, found: GroupCount, points: np.ndarray, assign: np.ndarray, mask: np.ndarray,
+                  classes: np.ndarray | None, class_names: Sequence[str] | None) -> LabelGroups:
+    """The groups of label ``value`` (its images ``mask`` selects), described and, where classes are known, scored."""
+    known = _known(classes, mask)
+    true = None if known is None else len(np.unique(known))
+    ari = float(adjusted_rand_score(known, assign)) if known is not None and true > 1 else None
+    return LabelGroups(label=value, count=found, groups=_describe(points, assign, np.flatnonzero(mask), known, class_names),
+                       true_count=true, ari=ari)
+
+
+def _params(count: str, threshold: float, max_groups: int, seed: int, params_tsne: dict[str, Any]) -> dict[str, Any]:
+    """How the groups were found, as :attr:`Discovery.params` records it."""
+    return {"pca_dims": DISCOVERY_DIMS, "tsne": params_tsne, "count": count,
+            "criterion": "K-means prediction strength" + (" on held-out points" if count == "held-out" else ""),
+            "embedding": "a t-SNE per label", "threshold": threshold,
+            "maps": MAPS if count == "held-out" else None, "splits": HALVINGS if count == "whole" else None,
+            "max_groups": max_groups, "seed": seed, "weak_margin": WEAK}
 
 
 def discover(X: np.ndarray, labels: np.ndarray, classes: np.ndarray | None = None, *, split: str = "test",
@@ -416,37 +287,17 @@ def discover(X: np.ndarray, labels: np.ndarray, classes: np.ndarray | None = Non
     per_label = []
     for value in np.unique(labels):
         mask = labels == value
-        Z = _reduce(X[mask], seed)
-        if count == "held-out":
-            label_points[mask], assign, found = count_held_out(Z, max_groups, seed, threshold)
-        else:
-            label_points[mask] = tsne(Z, seed=seed, **_TSNE).points
-            assign, found = count_groups(label_points[mask], max_groups, seed, threshold)
-        group[mask] = assign
-        known = _known(classes, mask)
-        true = None if known is None else len(np.unique(known))
-        ari = float(adjusted_rand_score(known, assign)) if known is not None and true > 1 else None
-        per_label.append(LabelGroups(label=int(value), count=found, groups=_describe(
-            label_points[mask], assign, np.flatnonzero(mask), known, class_names), true_count=true, ari=ari))
+        label_points[mask], group[mask], found, _ = _count(_reduce(X[mask], seed), count, max_groups, seed, threshold)
+        per_label.append(_label_groups(int(value), found, label_points[mask], group[mask], mask, classes, class_names))
         if log:
+            true = per_label[-1].true_count
             check = "" if true is None else f" (classes behind it: {true})"
             log(f"label {value}: {found.chosen} group(s){check}{', a weak count' if found.weak else ''}")
-    Z = _reduce(X, seed)
-    if count == "held-out":
-        points, overall_group, overall = count_held_out(Z, 2 * max_groups, seed, threshold, maps=1)
-        params_tsne = {"fitted": "a random half of the points", "placed": "the other half", **_TSNE}
-    else:
-        embedding = tsne(Z, seed=seed, **_TSNE)
-        points, params_tsne = embedding.points, embedding.params
-        overall_group, overall = count_groups(points, 2 * max_groups, seed, threshold)
+    points, overall_group, overall, params_tsne = _count(_reduce(X, seed), count, 2 * max_groups, seed, threshold, maps=1)
     all_known = _known(classes, np.ones(len(X), bool))
     return Discovery(
         split=split, layer=layer, points=points, label_points=label_points, labels=labels, group=group,
         per_label=per_label, overall=overall, overall_group=overall_group,
-        params={"pca_dims": DISCOVERY_DIMS, "tsne": params_tsne, "count": count,
-                "criterion": "K-means prediction strength" + (" on held-out points" if count == "held-out" else ""),
-                "embedding": "a t-SNE per label", "threshold": threshold,
-                "maps": MAPS if count == "held-out" else None, "splits": HALVINGS if count == "whole" else None,
-                "max_groups": max_groups, "seed": seed, "weak_margin": WEAK},
+        params=_params(count, threshold, max_groups, seed, params_tsne),
         overall_true=None if all_known is None else len(np.unique(all_known)),
         overall_ari=None if all_known is None else float(adjusted_rand_score(all_known, overall_group)))

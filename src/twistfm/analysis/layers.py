@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 from torch import nn
 
@@ -14,6 +13,7 @@ from ..encode import candidate_layers, encode_layers
 from ..schema import Typed
 from .cluster import kmeans
 from .neighbours import KNN_K, knn_accuracy
+from .project import reduce_pca
 
 __all__ = ["LayerScore", "LayerScores", "best_layer", "score_layer", "score_layers", "reduce", "MAX_DIMS", "PCA_DIMS",
            "SILHOUETTE_SAMPLE"]
@@ -72,8 +72,8 @@ def reduce(train: np.ndarray, test: np.ndarray, seed: int = 0) -> tuple[np.ndarr
     """
     if test.shape[1] <= MAX_DIMS:
         return train, test, int(test.shape[1])
-    pca = PCA(n_components=min(PCA_DIMS, len(test)), random_state=seed).fit(test)
-    return pca.transform(train), pca.transform(test), int(pca.n_components_)
+    reduced, model = reduce_pca(test, min(PCA_DIMS, len(test)), seed, fit_on=np.ones(len(test), bool))
+    return model.transform(train), reduced, int(model.n_components_)
 
 
 def score_layer(layer: str, train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray,

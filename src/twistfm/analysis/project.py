@@ -12,8 +12,8 @@ from sklearn.neighbors import NearestNeighbors
 from ..errors import OptionError
 from ..schema import Typed
 
-__all__ = ["Projection", "pca", "principal_components", "tsne", "umap", "neighbourhood_preservation", "umap_available",
-           "PRESERVATION_K", "BH_POINTS"]
+__all__ = ["Projection", "pca", "principal_components", "reduce_pca", "tsne", "umap", "neighbourhood_preservation",
+           "umap_available", "PRESERVATION_K", "BH_POINTS"]
 
 #: Neighbours compared by :func:`neighbourhood_preservation`.
 PRESERVATION_K = 10
@@ -57,18 +57,55 @@ class Projection(Typed):
         return (f"{self.title} 1", f"{self.title} 2")
 
 
+def reduce_pca(X: np.ndarray, n: int, seed: int = 0, fit_on: np.ndarray | None = None) -> tuple[np.ndarray, PCA]:
+    """``X`` on its first ``n`` principal components, and the seeded PCA that put it there.
+
+    Every PCA reduction of twistfm is made here. The PCA is fitted on the rows ``fit_on``
+    selects and then projects every row; without ``fit_on`` it is fitted on every row and
+    projects them in the same pass (scikit-learn's ``fit_transform``, whose numbers are not
+    those of fitting and projecting in two steps: a few last bits with the full solver, more
+    with the randomised one). Callers that fit on every row in two steps pass a mask of every row.
+
+    Parameters
+    ----------
+    X : ndarray, shape (N, d)
+    n : int
+        Components kept (at most ``d`` and the number of fitted rows).
+    seed : int, default=0
+        The PCA's ``random_state`` (its randomised solver's seed).
+    fit_on : ndarray of bool, optional
+        The rows the PCA is fitted on.
+
+    Returns
+    -------
+    points : ndarray, shape (N, n)
+        In ``X``'s floating dtype (float32 stays float32).
+    model : sklearn.decomposition.PCA
+        The fitted PCA (for its ``explained_variance_ratio_``, or to project other rows).
+    """
+    model = PCA(n_components=n, random_state=seed)
+    if fit_on is None:
+        return model.fit_transform(X), model
+    return model.fit(X[fit_on]).transform(X), model
+
+
+def _every_row(X: np.ndarray, fit_on: np.ndarray | None) -> np.ndarray:
+    """``fit_on`` as a mask of rows, every row when None."""
+    return np.ones(len(X), bool) if fit_on is None else np.asarray(fit_on, bool)
+
+
 def principal_components(X: np.ndarray, n: int, seed: int = 0, fit_on: np.ndarray | None = None) -> np.ndarray:
-    """The first ``n`` principal components of ``X`` (fewer where it has fewer features or points),
+    """The first ``n`` principal components of ``X`` as float32 (fewer where it has fewer features or points),
     fitted on the points ``fit_on`` selects when given."""
-    n = min(n, X.shape[1], len(X) if fit_on is None else int(np.sum(fit_on)))
-    model = PCA(n_components=n, random_state=seed).fit(X if fit_on is None else X[fit_on])
-    return model.transform(X).astype(np.float32)
+    fit_on = _every_row(X, fit_on)
+    n = min(n, X.shape[1], int(np.sum(fit_on)))
+    return reduce_pca(X, n, seed, fit_on)[0].astype(np.float32)
 
 
 def pca(X: np.ndarray, seed: int = 0, fit_on: np.ndarray | None = None) -> Projection:
     """The first two principal components (of the points ``fit_on`` selects, when given)."""
-    model = PCA(n_components=2, random_state=seed).fit(X if fit_on is None else X[fit_on])
-    return Projection(method="pca", points=model.transform(X).astype(np.float32), params={"seed": seed},
+    points, model = reduce_pca(X, 2, seed, _every_row(X, fit_on))
+    return Projection(method="pca", points=points.astype(np.float32), params={"seed": seed},
                       explained_variance=[float(v) for v in model.explained_variance_ratio_])
 
 
@@ -106,11 +143,11 @@ def tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = -
     """
     from openTSNE import TSNEEmbedding, affinity, initialization
 
-    fit_on = np.ones(len(X), bool) if fit_on is None else np.asarray(fit_on, bool)
+    fit_on = _every_row(X, fit_on)
     n_fit = int(fit_on.sum())
     used = perplexity if n_fit >= 3 * perplexity + 2 else max(2.0, (n_fit - 2) / 3)
     if pca_dims and X.shape[1] > max(pca_dims, TSNE_PCA_ABOVE) and n_fit > pca_dims:
-        X = PCA(n_components=pca_dims, random_state=seed).fit(X[fit_on]).transform(X)
+        X = reduce_pca(X, pca_dims, seed, fit_on)[0]
     X = np.ascontiguousarray(X, dtype=np.float64)
     affinities = affinity.PerplexityBasedNN(X[fit_on], perplexity=used, method="exact" if n_fit <= 20000 else "annoy",
                                             n_jobs=n_jobs, random_state=seed)

@@ -1,0 +1,197 @@
+"""How many groups a set of points holds: K-means prediction strength, on one map or on held-out points.
+
+The prediction strength of Tibshirani & Walther (2005) asks whether K-means with k clusters
+finds a feature of the data or of one sample: clusters learnt on one part of the points must
+keep together the pairs of points that K-means of another part puts together.
+:func:`prediction_strength` halves one map of every point at random (``HALVINGS`` times);
+:func:`held_out_strength` learns on the points a map was made from and checks on points
+placed into it afterwards. :func:`count_groups` and :func:`count_held_out` take the largest
+k whose strength reaches the threshold (k = 1 always does) and return the points grouped
+by K-means with that k, largest group first; :class:`GroupCount` records the curve.
+:mod:`twistfm.analysis.discover` counts the groups inside each label with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+from ..schema import Typed
+from .project import tsne
+
+__all__ = ["GroupCount", "prediction_strength", "held_out_strength", "count_groups", "count_held_out", "MAX_GROUPS",
+           "THRESHOLD", "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD", "HALVINGS", "MAPS", "WEAK", "TSNE_SCHEDULE"]
+
+#: Most groups looked for within one label (the whole set allows twice as many).
+MAX_GROUPS = 6
+#: Lowest prediction strength a number of groups must reach to be taken: on held-out points, on one whole map.
+HELD_OUT_THRESHOLD = 0.97
+WHOLE_THRESHOLD = 0.95
+THRESHOLD = HELD_OUT_THRESHOLD
+#: Maps averaged in one held-out count (each from a different random half).
+MAPS = 2
+#: A count whose decisive strength sits closer than this to the threshold is called weak.
+WEAK = 0.03
+#: Random halvings averaged in one prediction strength.
+HALVINGS = 10
+#: The t-SNE schedule the count's threshold was measured with (longer than the projections' default).
+TSNE_SCHEDULE = dict(pca_dims=0, early_iter=125, coarse_iter=200, fine_iter=200)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupCount(Typed):
+    """The criterion's curve over the number of groups, and the number it chose.
+
+    Attributes
+    ----------
+    ks : list of int
+        The numbers of groups tried (1, 2, ...).
+    scores : list of float
+        Prediction strength of each.
+    chosen : int
+        The largest k whose strength is at least ``threshold``.
+    threshold : float
+    rule : str
+        ``"held-out"`` (strengths of groups placed on points the map was not made from) or
+        ``"whole"`` (strengths on one map of every point).
+    """
+
+    ks: list[int]
+    scores: list[float]
+    chosen: int
+    threshold: float
+    rule: str = "whole"
+
+    @property
+    def margin(self) -> float:
+        """How far the decision sits from the threshold: the chosen k's excess over it, or the next k's shortfall.
+
+        Small (below ``WEAK``) means another threshold near this one would have counted
+        differently: the count is weak and the report says so.
+        """
+        above = [s for k, s in zip(self.ks, self.scores, strict=True) if k > self.chosen]
+        gaps = [self.threshold - max(above)] if above else []
+        if self.chosen > 1:
+            gaps.append(self.scores[self.ks.index(self.chosen)] - self.threshold)
+        return float(min(gaps)) if gaps else 1.0
+
+    @property
+    def weak(self) -> bool:
+        """True where the count sits within ``WEAK`` of the threshold."""
+        return self.margin < WEAK
+
+
+def _pair_share(predicted: np.ndarray, own: np.ndarray, k: int) -> float:
+    """The smallest share, over the clusters of ``own``, of their pairs that ``predicted`` also puts together."""
+    shares = []
+    for j in range(k):
+        members = predicted[own == j]
+        if len(members) > 1:
+            counts = np.bincount(members, minlength=k)
+            shares.append((counts * (counts - 1)).sum() / (len(members) * (len(members) - 1)))
+    return min(shares) if shares else 0.0
+
+
+def prediction_strength(points: np.ndarray, k: int, seed: int = 0, splits: int = HALVINGS) -> float:
+    """Prediction strength of K-means with ``k`` clusters on ``points`` (1.0 for k = 1).
+
+    The points are halved at random; each half is clustered; for every cluster of the second
+    half, the share of its pairs that the first half's centres also put together is taken,
+    and the smallest share is the strength. The mean over ``splits`` halvings is returned.
+    """
+    if k == 1:
+        return 1.0
+    rng = np.random.default_rng(seed)
+    values = []
+    for r in range(splits):
+        perm = rng.permutation(len(points))
+        train, test = points[perm[: len(points) // 2]], points[perm[len(points) // 2:]]
+        if len(test) < 2 * k:
+            return 0.0
+        predicted = KMeans(k, n_init=3, random_state=seed + r).fit(train).predict(test)
+        own = KMeans(k, n_init=3, random_state=seed + r).fit(test).labels_
+        values.append(_pair_share(predicted, own, k))
+    return float(np.mean(values))
+
+
+def held_out_strength(fitted: np.ndarray, placed: np.ndarray, k: int, seed: int = 0, repeats: int = 3) -> float:
+    """Prediction strength of K-means with ``k`` clusters, learnt on ``fitted`` and checked on ``placed`` points.
+
+    ``fitted`` are the points a map was made from, ``placed`` other points the map then placed
+    (without moving the fitted ones). K-means centres of the fitted points assign the placed
+    points; K-means of the placed points groups them on their own; the strength is the
+    smallest share, over the placed points' own clusters, of their pairs that the fitted
+    centres also put together (the mean over ``repeats`` K-means seeds). Groups that are
+    features of the data, not of one map, keep their pairs together on points the map never
+    saw. 1.0 for k = 1.
+    """
+    if k == 1:
+        return 1.0
+    if len(fitted) < 2 * k or len(placed) < 2 * k:
+        return 0.0
+    values = []
+    for r in range(repeats):
+        predicted = KMeans(k, n_init=3, random_state=seed + r).fit(fitted).predict(placed)
+        own = KMeans(k, n_init=3, random_state=seed + r).fit(placed).labels_
+        values.append(_pair_share(predicted, own, k))
+    return float(np.mean(values))
+
+
+def _numbered(points: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """K-means groups of ``points`` numbered largest first (all 0 for k = 1)."""
+    if k == 1:
+        return np.zeros(len(points), dtype=np.int64)
+    assign = KMeans(k, n_init=4, random_state=seed).fit(points).labels_.astype(np.int64)
+    order = np.argsort(-np.bincount(assign, minlength=k), kind="stable")
+    return np.argsort(order)[assign]
+
+
+def _ks(n: int, max_groups: int) -> list[int]:
+    return list(range(1, max(1, min(max_groups, n // 4)) + 1))
+
+
+def _chosen(ks: list[int], scores: list[float], threshold: float) -> int:
+    return max(k for k, s in zip(ks, scores, strict=True) if s >= threshold)
+
+
+def count_groups(points: np.ndarray, max_groups: int = MAX_GROUPS, seed: int = 0,
+                 threshold: float = THRESHOLD) -> tuple[np.ndarray, GroupCount]:
+    """Split 2-D ``points`` into the number of groups the criterion chooses on them; groups numbered largest first."""
+    ks = _ks(len(points), max_groups)
+    scores = [prediction_strength(points, k, seed) for k in ks]
+    chosen = _chosen(ks, scores, threshold)
+    return _numbered(points, chosen, seed), GroupCount(ks=ks, scores=scores, chosen=chosen, threshold=threshold,
+                                                       rule="whole")
+
+
+def count_held_out(Z: np.ndarray, max_groups: int = MAX_GROUPS, seed: int = 0, threshold: float = HELD_OUT_THRESHOLD,
+                   maps: int = MAPS) -> tuple[np.ndarray, np.ndarray, GroupCount]:
+    """Map ``Z`` to 2-D and count its groups on held-out points; return the map, the groups and the count.
+
+    ``maps`` times, a t-SNE is made from a random half of the points and the other half is
+    placed into it (openTSNE's ``transform``); :func:`held_out_strength` scores each k on
+    that map, and the scores are averaged over the maps. The number of groups is the largest
+    k whose score reaches ``threshold`` (k = 1 always does: a label of one kind keeps one
+    group). The points returned are the first map's (fitted and placed points together),
+    grouped by K-means with the chosen k, largest group first.
+    """
+    n = len(Z)
+    ks = _ks(n, max_groups)
+    rng = np.random.default_rng(seed)
+    curves, first = [], None
+    for r in range(maps if n >= 8 else 0):
+        fit_on = np.zeros(n, dtype=bool)
+        fit_on[rng.permutation(n)[: n // 2]] = True
+        points = tsne(Z, seed=seed + r, fit_on=fit_on, **TSNE_SCHEDULE).points
+        first = points if first is None else first
+        curves.append([held_out_strength(points[fit_on], points[~fit_on], k, seed) for k in ks])
+    if first is None:  # too few points to hold any out: one group, placed on the first two components
+        first = np.zeros((n, 2), dtype=np.float32)
+        first[:, : min(2, Z.shape[1])] = Z[:, :2]
+        curves = [[1.0] + [0.0] * (len(ks) - 1)]
+    scores = [float(v) for v in np.mean(curves, axis=0)]
+    chosen = _chosen(ks, scores, threshold)
+    return first, _numbered(first, chosen, seed), GroupCount(ks=ks, scores=scores, chosen=chosen, threshold=threshold,
+                                                             rule="held-out")
