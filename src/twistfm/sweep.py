@@ -39,12 +39,11 @@ from typing import Any
 import numpy as np
 
 from . import interrupts
-from .atomic import make_folder, write_json, write_text
 from .data import DataSpec
 from .errors import Interrupted, OptionError, RunError
 from .recipes import RECIPES, recipe
 from .report.tables import csv_text, markdown_table
-from .runs import RunDir
+from .runs import SweepDir
 from .schema import from_json, to_json
 from .train import TrainConfig, TrainEvent, every
 
@@ -54,7 +53,6 @@ __all__ = ["SweepSpec", "SweepResult", "load_spec", "sample_trials", "run_sweep"
 #: What a sweep maximises: validation accuracy (a sweep never looks at test accuracy).
 METRIC = "val_acc"
 _KINDS = ("choice", "grid", "uniform", "loguniform")
-_EXPERIMENT, _ENDED = "ray", "ended"
 
 
 def ray_available() -> bool:
@@ -245,7 +243,7 @@ def run_sweep(spec: SweepSpec, *, runs_root: str | Path = "runs", address: str |
     """
     _need_ray()
     spec.check()
-    folder = RunDir.create(f"sweep-{spec.recipe}", runs_root)
+    folder = SweepDir.create(f"sweep-{spec.recipe}", runs_root)
     folder.write_config("sweep", {"spec": to_json(spec), "trials": sample_trials(spec)})
     return _fit(folder, spec, address, callbacks)
 
@@ -253,8 +251,8 @@ def run_sweep(spec: SweepSpec, *, runs_root: str | Path = "runs", address: str |
 def resume_sweep(path: str | Path, *, address: str | None = None, callbacks: Sequence[Any] = ()) -> SweepResult:
     """Continue an interrupted sweep: the trials that ended are kept, the others run (from their start)."""
     _need_ray()
-    folder = RunDir.open(path, kind="sweep")
-    spec = from_json(SweepSpec, folder.config().get("spec"), str(folder / RunDir.CONFIG))
+    folder = SweepDir.open(path, kind="sweep")
+    spec = from_json(SweepSpec, folder.run_config().fields.get("spec"), str(folder / folder.CONFIG))
     return _fit(folder, spec, address, callbacks)
 
 
@@ -263,29 +261,13 @@ def _need_ray() -> None:
         raise OptionError("sweeps need Ray Tune, an optional extra: pip install 'twistfm[scale]'")
 
 
-def _trials(folder: RunDir) -> list[dict[str, Any]]:
-    trials = folder.config().get("trials")
-    if not isinstance(trials, list) or not all(isinstance(t, dict) for t in trials):
-        raise RunError(f"{folder / RunDir.CONFIG}: field 'trials' is missing or not a list; the sweep is corrupt")
-    return trials
-
-
-def _ended(folder: RunDir) -> dict[int, dict[str, Any]]:
-    """The trials that ended (finished, or stopped by the scheduler), by index."""
-    ended = {}
-    for path in sorted((folder / _ENDED).glob("*.json")) if (folder / _ENDED).is_dir() else []:
-        record = folder.read_json(f"{_ENDED}/{path.name}")
-        ended[int(record["index"])] = record
-    return ended
-
-
-def _fit(folder: RunDir, spec: SweepSpec, address: str | None, callbacks: Sequence[Any]) -> SweepResult:
+def _fit(folder: SweepDir, spec: SweepSpec, address: str | None, callbacks: Sequence[Any]) -> SweepResult:
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    trials = _trials(folder)
-    todo = [i for i in range(len(trials)) if i not in _ended(folder)]
+    trials = folder.trials()
+    todo = [i for i in range(len(trials)) if i not in folder.ended()]
     start = time.perf_counter()
     if todo:
         address = address or os.environ.get("RAY_ADDRESS")
@@ -297,7 +279,7 @@ def _fit(folder: RunDir, spec: SweepSpec, address: str | None, callbacks: Sequen
         threads = max(1, cores // concurrent) if not address else 1
         trainable = tune.with_resources(
             tune.with_parameters(_trainable, spec_json=to_json(spec), trials=trials,
-                                 runs_root=str((folder / "trials").resolve()), threads=threads), {"cpu": threads})
+                                 runs_root=str(folder.trials_root), threads=threads), {"cpu": threads})
         epochs = max(spec.base(t).epochs for t in trials)
         scheduler = ASHAScheduler(time_attr="epoch", max_t=max(epochs, spec.grace_period),
                                   grace_period=spec.grace_period, reduction_factor=spec.reduction_factor)
@@ -305,11 +287,11 @@ def _fit(folder: RunDir, spec: SweepSpec, address: str | None, callbacks: Sequen
                            tune_config=tune.TuneConfig(metric=METRIC, mode="max", scheduler=scheduler,
                                                        max_concurrent_trials=concurrent),
                            run_config=tune.RunConfig(name=f"session-{time.strftime('%Y%m%d-%H%M%S')}", verbose=0,
-                                                     storage_path=str((folder / _EXPERIMENT).resolve()),
+                                                     storage_path=str(folder.experiment_root),
                                                      callbacks=[_record_class()(folder, spec, trials), *callbacks]))
         with interrupts.sigterm_as_sigint():  # a clean stop, as on Ctrl-C, not Ray's abort
             tuner.fit()
-    ended = _ended(folder)
+    ended = folder.ended()
     if len(ended) < len(trials):  # Ray Tune stops on Ctrl-C; the trials that ended are on disk
         raise Interrupted(f"interrupted: {len(ended)} of {len(trials)} trials ended; resume the sweep with "
                           f"'twistfm sweep --resume {folder}'")
@@ -323,7 +305,7 @@ def _record_class() -> type:
     class Record(tune.Callback):
         """Writes a record of each trial that ends (finished, or stopped by the scheduler) into the sweep folder."""
 
-        def __init__(self, folder: RunDir, spec: SweepSpec, trials: list[dict[str, Any]]) -> None:
+        def __init__(self, folder: SweepDir, spec: SweepSpec, trials: list[dict[str, Any]]) -> None:
             self.folder, self.spec, self.trials, self.best = folder, spec, trials, {}
 
         def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
@@ -333,8 +315,7 @@ def _record_class() -> type:
             result = trial.last_result
             index = int(trial.config["index"])
             params = self.trials[index]
-            make_folder(self.folder / _ENDED)
-            write_json(self.folder / _ENDED / f"{index:04d}.json", {
+            self.folder.write_ended(index, {
                 "index": index, "params": params, "best_val_acc": self.best.get(trial.trial_id, float("nan")),
                 "last_val_acc": result.get(METRIC), "epochs": result.get("epoch"),
                 "stopped_early": int(result.get("epoch", 0)) < self.spec.base(params).epochs, "run": result.get("run")})
@@ -342,15 +323,14 @@ def _record_class() -> type:
     return Record
 
 
-def _table(folder: RunDir, spec: SweepSpec, ended: list[dict[str, Any]], seconds: float) -> SweepResult:
+def _table(folder: SweepDir, spec: SweepSpec, ended: list[dict[str, Any]], seconds: float) -> SweepResult:
     """Every trial, best validation accuracy first, as Markdown and CSV; and the best trial's command."""
     rows = [{"trial": r["index"], **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in r["params"].items()},
              "best val_acc": round(r["best_val_acc"], 4), "last val_acc": round(r["last_val_acc"], 4),
              "epochs": r["epochs"], "stopped early": r["stopped_early"], "run": r["run"]} for r in ended]
     rows.sort(key=lambda r: (-r["best val_acc"], r["trial"]))
-    write_text(folder / "sweep.csv", csv_text(rows))
-    write_text(folder / "sweep.md", markdown_table(rows) + f"\n{len(rows)} trials; this session took {seconds:.0f} s.\n")
     best = next(r for r in ended if r["index"] == rows[0]["trial"])
     command = train_command(spec.base(best["params"]), spec.data)
-    write_text(folder / "best-command.txt", command + "\n")
+    folder.write_results(csv_text(rows), markdown_table(rows) + f"\n{len(rows)} trials; this session took {seconds:.0f} s.\n",
+                         command)
     return SweepResult(folder.path, rows, command)
