@@ -31,8 +31,8 @@ from ..atomic import atomic_open, make_folder
 from ..errors import DataError
 from .dataset import Dataset, check_labels
 
-__all__ = ["PIXELS", "read_images_csv", "read_labels_csv", "read_csv_dir", "write_images_csv",
-           "write_labels_csv", "export_csv", "csv_path", "read_text", "parse_uint8_rows", "pixel_problem"]
+__all__ = ["PIXELS", "read_images_csv", "read_labels_csv", "read_csv_dir", "write_images_csv", "write_labels_csv",
+           "export_csv", "csv_path", "read_text", "parse_uint8_rows", "pixel_problem", "raise_first_problem"]
 
 PIXELS = 784
 _SEED_HEADER = ",".join(str(i) for i in range(PIXELS)).encode()
@@ -186,8 +186,7 @@ def _read_images(path: Path) -> tuple[np.ndarray, bool]:
     return out.reshape(n_rows, 28, 28), header
 
 
-def _parse_chunk(chunk: bytes, rows: int, path: Path, first_line: int, cols: int = PIXELS,
-                 col_offset: int = 0) -> np.ndarray:
+def _parse_chunk(chunk: bytes, rows: int, path: Path, first_line: int, cols: int = PIXELS, col_offset: int = 0) -> np.ndarray:
     """Vectorised parse of ``rows`` full lines of ``cols`` pixels; any irregularity falls back to a slow scan.
 
     It accepts exactly what :func:`pixel_problem` accepts: ``cols`` cells per row, each one
@@ -196,7 +195,7 @@ def _parse_chunk(chunk: bytes, rows: int, path: Path, first_line: int, cols: int
     values = parse_uint8_rows(chunk, rows, cols)
     if values is not None:
         return values
-    _raise_first_problem(chunk, path, first_line, cols, col_offset)
+    raise_first_problem(chunk, path, first_line, cols, col_offset)
     raise DataError(f"{path}: lines {first_line}..{first_line + rows - 1} cannot be read as {cols} pixels 0..255")
 
 
@@ -245,12 +244,14 @@ def pixel_problem(cell: bytes) -> str | None:
     return None
 
 
-def _raise_first_problem(chunk: bytes, path: Path, first_line: int, cols: int = PIXELS, col_offset: int = 0) -> None:
+def raise_first_problem(chunk: bytes, path: Path, first_line: int, cols: int = PIXELS, col_offset: int = 0) -> None:
+    """DataError naming the first line of ``chunk`` (line ``first_line`` of ``path``) that is not ``cols`` valid
+    pixels, and its column (numbered from ``col_offset + 1``); returns when every cell is valid."""
     for offset, line in enumerate(chunk.split(b"\n")):
         where = f"{path}: line {first_line + offset}"
-        if not line.strip():
-            raise DataError(f"{where}: empty row; remove blank lines")
         cells = line.split(b",")
+        if not line.strip() and len(cells) != cols:  # with one pixel a row, a blank line is that pixel's empty cell
+            raise DataError(f"{where}: empty row; remove blank lines")
         if len(cells) != cols:
             raise DataError(f"{where}: {len(cells)} columns, expected {cols} pixel values")
         for col, cell in enumerate(cells, start=1 + col_offset):

@@ -18,7 +18,7 @@ finds more than one, and can be named instead (``label_column``, ``image_column`
 - image: the one column of encoded images.
 - split: the column named ``split``.
 
-Other columns are not read. The test images come from the split column, or a second file
+(:mod:`twistfm.data.columns` applies these rules.) Other columns are not read. The test images come from the split column, or a second file
 of the same layout (``test_table``), or else ``test_fraction`` of each label's rows chosen
 with ``seed``. Labels are integers, or names (kept as names, sorted, numbered 0, 1, ...);
 a Hugging Face ``ClassLabel`` column keeps the names its file records.
@@ -27,9 +27,7 @@ a Hugging Face ``ClassLabel`` column keeps the names its file records.
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, OptionError
-from .csv import _CHUNK_BYTES, _INT, parse_uint8_rows, pixel_problem, read_text
+from .columns import TableColumns, find_columns
+from .csv import _CHUNK_BYTES, _INT, parse_uint8_rows, raise_first_problem, read_text
 from .dataset import Dataset, check_labels, split_by_label
 from .images import DEFAULT_TEST_FRACTION, check_fraction, decode_all, label_values_of_names
 
@@ -45,118 +44,13 @@ __all__ = ["TABLE_SUFFIXES", "read_table", "TableColumns"]
 
 #: File name endings of the tables twistfm reads.
 TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
-_PIXEL = re.compile(r"pixel(\d+)", re.IGNORECASE)
-_LABEL_NAMES = ("labels", "target", "class", "y")
 _SPLITS = ("train", "test")
 _BATCH = 4096
-
-
-@dataclass(frozen=True)
-class TableColumns:
-    """The columns of one table that twistfm reads.
-
-    Attributes
-    ----------
-    label : str
-    split : str or None
-    image : str or None
-        The column of encoded images (None for pixel columns).
-    pixels : tuple of str
-        The pixel columns in order (empty for an image column).
-    side : int
-        The images' side, for pixel columns.
-    """
-
-    label: str
-    split: str | None
-    image: str | None
-    pixels: tuple[str, ...]
-    side: int = 0
 
 
 def _suffix(path: Path) -> str:
     name = path.name.lower()
     return next((s for s in sorted(TABLE_SUFFIXES, key=len, reverse=True) if name.endswith(s)), "")
-
-
-def _shown(names: list[str], limit: int = 8) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (f", ... ({len(names)} columns)" if len(names) > limit else "")
-
-
-def find_columns(where: str, names: list[str], image_like: list[str], *, label: str | None = None,
-                 split: str | None = None, image: str | None = None) -> TableColumns:
-    """The label, split, image and pixel columns of a table with columns ``names``.
-
-    ``image_like`` are the columns whose values are encoded images (Parquet binary or
-    ``{"bytes": ...}``). See the module docstring for the rules.
-
-    Raises
-    ------
-    DataError
-        When a rule finds none or more than one, or a named column is missing.
-    """
-    if len(set(names)) != len(names):
-        twice = next(n for n in names if names.count(n) > 1)
-        raise DataError(f"{where}: column {twice!r} appears twice; give every column its own name")
-    for option, given in (("--label-column", label), ("--split-column", split), ("--image-column", image)):
-        if given is not None and given not in names:
-            raise DataError(f"{where}: no column {given!r} ({option}); the columns are {_shown(names)}")
-    pixels = [n for n in names if _PIXEL.fullmatch(n)]
-    side = 0
-    if pixels:
-        if image is not None:
-            raise DataError(f"{where}: has pixel columns ({pixels[0]} ...); --image-column is for a table of encoded "
-                            "images, leave it out")
-        numbers = [int(_PIXEL.fullmatch(n)[1]) for n in pixels]
-        first = names.index(pixels[0])
-        start = numbers[0]
-        expected = list(range(start, start + len(pixels)))
-        if start not in (0, 1) or numbers != expected or names[first:first + len(pixels)] != pixels:
-            bad = next((i for i, (a, b) in enumerate(zip(numbers, expected, strict=True)) if a != b), None)
-            what = (f"column {pixels[bad]!r} where pixel{expected[bad]} belongs" if bad is not None
-                    else "the pixel columns are not side by side")
-            raise DataError(f"{where}: pixel columns must be pixel1..pixelN (or pixel0..pixelN-1), in order and side "
-                            f"by side; found {what}")
-        side = math.isqrt(len(pixels))
-        if side * side != len(pixels):
-            third = math.isqrt(len(pixels) // 3)
-            if len(pixels) % 3 == 0 and third * third * 3 == len(pixels):
-                raise DataError(f"{where}: {len(pixels)} pixel columns are 3 x {third} x {third}: colour pixel columns "
-                                "do not say their order (RGB per pixel, or one plane per colour); write the images as "
-                                "an image column of PNG bytes in a Parquet file instead")
-            raise DataError(f"{where}: {len(pixels)} pixel columns do not make a square image; pixel columns hold "
-                            "square grey images (28 x 28: 784 columns); write other sizes as an image column of PNG "
-                            "bytes in a Parquet file")
-    else:
-        if image is None:
-            if len(image_like) > 1:
-                raise DataError(f"{where}: columns {_shown(image_like)} all hold encoded images; choose one with "
-                                "--image-column NAME")
-            if not image_like:
-                raise DataError(f"{where}: neither pixel columns (pixel1 ... pixelN) nor a column of encoded images "
-                                f"({{\"bytes\": ...}}) among {_shown(names)}")
-            image = image_like[0]
-        elif image not in image_like:
-            raise DataError(f"{where}: column {image!r} (--image-column) does not hold encoded images (bytes, or "
-                            "{\"bytes\": ...})")
-    rest = [n for n in names if n not in pixels and n != image]
-    if split is None:
-        split = next((n for n in rest if n.lower() == "split"), None)
-    if label is None:
-        rest = [n for n in rest if n != split]
-        exact = [n for n in rest if n.lower() == "label"]
-        candidates = exact or [n for n in rest if n.lower() in _LABEL_NAMES or n.lower().endswith("label")]
-        if len(candidates) > 1:
-            raise DataError(f"{where}: columns {_shown(candidates)} could each be the label; choose one with "
-                            "--label-column NAME")
-        if not candidates:
-            raise DataError(f"{where}: no label column (named 'label', 'target', 'class', 'y' or '...label') among "
-                            f"{_shown(rest)}; name it with --label-column NAME")
-        label = candidates[0]
-    if label == split or (image is not None and label == image):
-        raise DataError(f"{where}: column {label!r} cannot be both the label and the split or image column")
-    return TableColumns(label=label, split=split, image=image, pixels=tuple(pixels), side=side)
 
 
 @dataclass
@@ -268,43 +162,13 @@ def _slow_rows(chunk: bytes, path: Path, first_line: int, n_cols: int, p0: int, 
     values = parse_uint8_rows(text, len(pixel_lines), n_pix)
     if values is not None:
         return values
-    for k, line in enumerate(pixel_lines):
-        for col, cell in enumerate(line.split(b","), start=p0 + 1):
-            problem = pixel_problem(cell)
-            if problem:
-                raise DataError(f"{path}: line {first_line + k}, column {col}: {problem}")
+    raise_first_problem(text, path, first_line, n_pix, p0)
     raise DataError(f"{path}: lines {first_line}.. cannot be read as pixels 0..255")  # pragma: no cover
 
 
 def _read_parquet(path: Path, given: dict[str, str | None], resize: tuple[int, int] | None) -> _Part:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise OptionError("reading a Parquet table needs pyarrow, an optional extra: pip install 'twistfm[table]'"
-                          ) from None
-    if path.exists() and not path.is_file():
-        raise DataError(f"{path}: is {'a folder' if path.is_dir() else 'not a regular file'}; give a Parquet file")
-    try:
-        handle = pq.ParquetFile(path)
-        schema = handle.schema_arrow
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{path}: not a Parquet file pyarrow can read ({str(exc).splitlines()[0]})") from None
-
-    def encoded(t: Any) -> bool:
-        return (pa.types.is_binary(t) or pa.types.is_large_binary(t)
-                or (pa.types.is_struct(t) and t.get_field_index("bytes") >= 0
-                    and pa.types.is_binary(t.field("bytes").type)))
-
-    names = list(schema.names)
-    columns = find_columns(str(path), names, [n for n in names if encoded(schema.field(n).type)], **given)
-    if columns.pixels and resize is not None:
-        raise OptionError(f"--resize: {path} holds pixel columns, whose images all have one size; leave it out")
-    for name in columns.pixels:
-        if not pa.types.is_integer(schema.field(name).type):
-            raise DataError(f"{path}: column {name!r} holds {schema.field(name).type} values; pixels are integers 0..255")
+    pa, handle, schema = _open_parquet(path)
+    columns = _parquet_columns(path, schema, given, resize, pa)
     read = [*columns.pixels, *([columns.image] if columns.image else []), columns.label,
             *([columns.split] if columns.split else [])]
     n = handle.metadata.num_rows
@@ -320,40 +184,84 @@ def _read_parquet(path: Path, given: dict[str, str | None], resize: tuple[int, i
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: cannot read its rows ({str(exc).splitlines()[0]}); the file is damaged") from None
     for batch in batches if batches is not None else handle.iter_batches(batch_size=_BATCH, columns=read):
-        size = batch.num_rows
         if pixels is not None:
-            for j, name in enumerate(columns.pixels):
-                column = batch.column(name)
-                if column.null_count:
-                    i = row + next(k for k, v in enumerate(column.is_null().to_pylist()) if v)
-                    raise DataError(f"{path}: row {i + 1}, column {name!r}: empty cell; every pixel needs a value 0..255")
-                values = column.to_numpy()
-                low, high = int(values.min()), int(values.max())
-                if low < 0 or high > 255:
-                    i = row + int(np.flatnonzero((values < 0) | (values > 255))[0])
-                    raise DataError(f"{path}: row {i + 1}, column {name!r}: pixel {int(values[i - row])} is outside "
-                                    "0..255")
-                pixels[row:row + size, j] = values
+            _pixel_batch(path, batch, columns.pixels, pixels, row)
         else:
-            column = batch.column(columns.image)
-            if pa.types.is_struct(column.type):
-                column = column.field("bytes")
-            for k, value in enumerate(column.to_pylist()):
-                if value is None:
-                    raise DataError(f"{path}: row {row + k + 1}, column {columns.image!r}: no image bytes")
-                encoded_images.append((f"{path}: row {row + k + 1}, column {columns.image!r}", value))
-        label_cells = batch.column(columns.label).to_pylist()
+            encoded_images += _image_batch(path, batch, columns.image, row, pa)
         labels.extend(_label_cell(v, f"{path}: row {row + k + 1}, column {columns.label!r}")
-                      for k, v in enumerate(label_cells))
+                      for k, v in enumerate(batch.column(columns.label).to_pylist()))
         if columns.split:
             splits.extend(batch.column(columns.split).to_pylist())
-        row += size
-    if pixels is not None:
-        images = pixels.reshape(n, columns.side, columns.side)
-    else:
-        images = decode_all(encoded_images, resize).array
+        row += batch.num_rows
+    images = pixels.reshape(n, columns.side, columns.side) if pixels is not None else decode_all(encoded_images, resize).array
     split = _split_cells(splits, lambda i: f"{path}: row {i + 1}, column {columns.split!r}") if columns.split else None
     return _Part(images, labels, split, _class_label_names(schema, columns.label), columns)
+
+
+def _open_parquet(path: Path) -> tuple[Any, Any, Any]:
+    """pyarrow, the Parquet file at ``path`` and its schema; OptionError without pyarrow, DataError for a bad file."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise OptionError("reading a Parquet table needs pyarrow, an optional extra: pip install 'twistfm[table]'"
+                          ) from None
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path}: is {'a folder' if path.is_dir() else 'not a regular file'}; give a Parquet file")
+    try:
+        handle = pq.ParquetFile(path)
+        schema = handle.schema_arrow
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: not a Parquet file pyarrow can read ({str(exc).splitlines()[0]})") from None
+    return pa, handle, schema
+
+
+def _parquet_columns(path: Path, schema: Any, given: dict[str, str | None], resize: tuple[int, int] | None,
+                     pa: Any) -> TableColumns:
+    """The columns of a Parquet table (those of encoded images told by their type), checked against ``resize``."""
+    def encoded(t: Any) -> bool:
+        return (pa.types.is_binary(t) or pa.types.is_large_binary(t)
+                or (pa.types.is_struct(t) and t.get_field_index("bytes") >= 0
+                    and pa.types.is_binary(t.field("bytes").type)))
+
+    names = list(schema.names)
+    columns = find_columns(str(path), names, [n for n in names if encoded(schema.field(n).type)], **given)
+    if columns.pixels and resize is not None:
+        raise OptionError(f"--resize: {path} holds pixel columns, whose images all have one size; leave it out")
+    for name in columns.pixels:
+        if not pa.types.is_integer(schema.field(name).type):
+            raise DataError(f"{path}: column {name!r} holds {schema.field(name).type} values; pixels are integers 0..255")
+    return columns
+
+
+def _pixel_batch(path: Path, batch: Any, names: tuple[str, ...], pixels: np.ndarray, row: int) -> None:
+    """Copy one batch's pixel columns into ``pixels`` from ``row`` on; DataError for an empty or out-of-range cell."""
+    for j, name in enumerate(names):
+        column = batch.column(name)
+        if column.null_count:
+            i = row + next(k for k, v in enumerate(column.is_null().to_pylist()) if v)
+            raise DataError(f"{path}: row {i + 1}, column {name!r}: empty cell; every pixel needs a value 0..255")
+        values = column.to_numpy()
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high > 255:
+            i = row + int(np.flatnonzero((values < 0) | (values > 255))[0])
+            raise DataError(f"{path}: row {i + 1}, column {name!r}: pixel {int(values[i - row])} is outside 0..255")
+        pixels[row:row + batch.num_rows, j] = values
+
+
+def _image_batch(path: Path, batch: Any, name: str, row: int, pa: Any) -> list[tuple[str, bytes]]:
+    """One batch's encoded images, each with where it is (for a message); DataError for a row without bytes."""
+    column = batch.column(name)
+    if pa.types.is_struct(column.type):
+        column = column.field("bytes")
+    out = []
+    for k, value in enumerate(column.to_pylist()):
+        if value is None:
+            raise DataError(f"{path}: row {row + k + 1}, column {name!r}: no image bytes")
+        out.append((f"{path}: row {row + k + 1}, column {name!r}", value))
+    return out
 
 
 def _class_label_names(schema: Any, column: str) -> list[str] | None:
@@ -403,26 +311,17 @@ def read_table(path: str | os.PathLike, *, test_table: str | os.PathLike | None 
     path = Path(path)
     given = {"label": label_column, "split": split_column, "image": image_column}
     train = _read_part(path, given, resize)
-    parts = [train]
-    if test_table is not None:
-        if train.split is not None:
-            raise OptionError(f"--test-table: {path} holds both splits (its column {train.columns.split!r}); give "
-                              "one file with a split column, or two files without one")
-        parts.append(_read_part(Path(test_table), given, resize))
-        if parts[1].split is not None:
-            raise OptionError(f"--test-table: {test_table} has a split column ({parts[1].columns.split!r}); a test "
-                              "file holds only test images")
+    parts = [train] if test_table is None else [train, _read_test_part(train, path, Path(test_table), given, resize)]
     if (train.split is not None or test_table is not None) and test_fraction is not None:
         raise OptionError("--test-fraction: the table already says which images are for testing; leave it out")
     values, names = _labels(parts, path)
+    fraction = None
     if test_table is not None:
         x_train, x_test = _same_size(train.images, parts[1].images, path, Path(test_table))
         y_train, y_test = values[:len(train.labels)], values[len(train.labels):]
-        fraction = None
     else:
-        fraction = None if train.split is not None else (DEFAULT_TEST_FRACTION if test_fraction is None
-                                                         else test_fraction)
-        if fraction is not None:
+        if train.split is None:
+            fraction = DEFAULT_TEST_FRACTION if test_fraction is None else test_fraction
             check_fraction(fraction)
         test = train.split if train.split is not None else split_by_label(values, fraction, seed)
         if not test.any() or test.all():
@@ -430,14 +329,32 @@ def read_table(path: str | os.PathLike, *, test_table: str | os.PathLike | None 
                             "and test images")
         x_train, y_train, x_test, y_test = train.images[~test], values[~test], train.images[test], values[test]
     check_labels(y_train, str(path))
-    columns = train.columns
-    origin = {"table": str(path.resolve()), "test_table": None if test_table is None else str(Path(test_table).resolve()),
-              "label_column": columns.label, "split_column": columns.split, "image_column": columns.image,
-              "test_fraction": fraction, "data_seed": seed,
-              "resize": None if resize is None else f"{resize[0]}x{resize[1]}"}
+    test_path = None if test_table is None else Path(test_table).resolve()
     return Dataset(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, label_names=names,
-                   source=f"table {path.resolve()}" + (f" and {Path(test_table).resolve()}" if test_table else ""),
-                   origin=origin)
+                   source=f"table {path.resolve()}" + (f" and {test_path}" if test_path else ""),
+                   origin=_origin(path, test_path, train.columns, fraction, seed, resize))
+
+
+def _read_test_part(train: _Part, path: Path, test_table: Path, given: dict[str, str | None],
+                    resize: tuple[int, int] | None) -> _Part:
+    """The test images' own file, refused beside a training file that holds both splits, or with a split column."""
+    if train.split is not None:
+        raise OptionError(f"--test-table: {path} holds both splits (its column {train.columns.split!r}); give "
+                          "one file with a split column, or two files without one")
+    test = _read_part(test_table, given, resize)
+    if test.split is not None:
+        raise OptionError(f"--test-table: {test_table} has a split column ({test.columns.split!r}); a test "
+                          "file holds only test images")
+    return test
+
+
+def _origin(path: Path, test_path: Path | None, columns: TableColumns, fraction: float | None, seed: int,
+            resize: tuple[int, int] | None) -> dict[str, Any]:
+    """How the dataset was read from its table, as ``Dataset.origin`` records it."""
+    return {"table": str(path.resolve()), "test_table": None if test_path is None else str(test_path),
+            "label_column": columns.label, "split_column": columns.split, "image_column": columns.image,
+            "test_fraction": fraction, "data_seed": seed,
+            "resize": None if resize is None else f"{resize[0]}x{resize[1]}"}
 
 
 def _same_size(a: np.ndarray, b: np.ndarray, path: Path, test: Path) -> tuple[np.ndarray, np.ndarray]:
