@@ -1,8 +1,11 @@
 """The errors a user can cause or fix: the command line turns each into one line and an exit code.
 
-Every :class:`TwistfmError` carries the exit code the command line ends with: 2 for a bad
-file, option, run or environment, 130 for an interruption (Ctrl-C). Bugs in twistfm itself
-raise ordinary Python exceptions instead, so they are never disguised as user errors.
+Every :class:`TwistfmError` carries an exit code: 2 for a bad file, option, run or
+environment, 130 for :class:`Interrupted`. The command line ends with that code, except
+after an interruption, where it reports the signal that stopped it as a shell would: 130
+after Ctrl-C (SIGINT), 143 after SIGTERM (see :func:`twistfm.interrupts.exit_code`). Bugs in
+twistfm itself raise ordinary Python exceptions instead, so they are never disguised as
+user errors.
 """
 
 from __future__ import annotations
@@ -37,6 +40,6 @@ class WriteError(TwistfmError):
 
 
 class Interrupted(TwistfmError):
-    """Work was stopped by Ctrl-C; the message says what was left and how to continue."""
+    """Work was stopped by Ctrl-C or SIGTERM; the message says what was left and how to continue."""
 
     exit_code = 130

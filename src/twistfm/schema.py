@@ -1,9 +1,12 @@
 """Typed JSON for frozen dataclasses: write them as JSON objects, read them back validated.
 
-Every file twistfm writes and later reads back (configs, model records, metrics, analysis
-results) passes through :func:`from_json`, which checks each field against the dataclass's
-type hints, so a hand-edited or corrupt file becomes one clear line naming the file and
-the field, never a traceback deep inside a later stage.
+The typed records in the JSON files twistfm writes and later reads back (the training
+config and data spec inside ``config.json``, ``model.json``, ``analysis.json``, a sweep's
+spec) pass through :func:`from_json`, which checks each field against the dataclass's type
+hints. Files read as plain JSON objects (``metrics.json``, a checkpoint's record) have the
+fields later stages rely on checked one by one, with :func:`check_value` or by their reader.
+Either way a hand-edited or corrupt file becomes one clear line naming the file and the
+field, never a traceback deep inside a later stage.
 """
 
 from __future__ import annotations

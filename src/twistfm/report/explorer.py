@@ -16,7 +16,7 @@ import html
 import io
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
@@ -97,7 +97,6 @@ class ExplorerPart:
 
     html: str
     scripts: str
-    fields: list[ExplorerField] = field(default_factory=list)
 
 
 def _natural(text: str) -> tuple:
@@ -242,7 +241,7 @@ def explorer_part(analysis: Analysis, images: np.ndarray, discovery: Discovery |
             + f'<script type="application/json" id="twistfm-explorer-plot">{_json(json_item(_plot()))}</script>'
             f'<script type="application/json" id="twistfm-explorer-data">{_json(meta)}</script>{sprites}')
     bokeh = Resources(mode="inline", components=["bokeh"]).render_js()
-    return ExplorerPart(html=html, scripts=bokeh + f"<script>{_SCRIPT}</script>", fields=fields)
+    return ExplorerPart(html=html, scripts=bokeh + f"<script>{_SCRIPT}</script>")
 
 
 def _order(f: ExplorerField) -> list[int]:
