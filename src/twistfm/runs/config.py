@@ -12,17 +12,15 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from .. import __version__
 from ..atomic import write_json
 from ..data import DataSpec
 from ..errors import RunError
 from ..schema import from_json
+from ..training.config import TrainConfig
 from .folder import RunFolder
-
-if TYPE_CHECKING:
-    from ..train import TrainConfig
 
 __all__ = ["RUN_VERSION", "RunConfig", "ConfigFile"]
 
@@ -88,8 +86,6 @@ class RunConfig:
 
 def _training(raw: dict[str, Any], where: str) -> dict[str, Any]:
     """The typed fields of a training run's config."""
-    from ..train import TrainConfig  # train.py imports runs until its run writing moves into callbacks
-
     for key in ("processes", "global_batch"):
         if isinstance(raw.get(key), bool) or not isinstance(raw.get(key), int) or raw[key] < 1:
             raise RunError(f"{where}: field {key!r} must be a positive integer, found {raw.get(key)!r}")
