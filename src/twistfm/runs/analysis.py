@@ -18,12 +18,12 @@ import numpy as np
 
 from ..atomic import atomic_open, make_folder, write_bytes, write_json
 from ..errors import RunError
-from .folder import RunFolder
+from .folder import RunPaths
 
 __all__ = ["AnalysisStore"]
 
 
-class AnalysisStore(RunFolder):
+class AnalysisStore(RunPaths):
     """The part of a run folder that holds its current analysis."""
 
     ANALYSIS = "analysis"

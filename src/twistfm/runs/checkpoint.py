@@ -14,14 +14,14 @@ import torch
 
 from ..atomic import write_json
 from ..errors import RunError
-from .folder import RunFolder
+from .folder import RunPaths
 from .records import HISTORY_FIELDS, MAY_BE_MISSING
 from .weights import load_state, load_tensors, save_tensors
 
 __all__ = ["CheckpointFiles"]
 
 
-class CheckpointFiles(RunFolder):
+class CheckpointFiles(RunPaths):
     """The part of a run folder that holds the checkpoint a resumed training continues from."""
 
     CHECKPOINT = "checkpoint.json"

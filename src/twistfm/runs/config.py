@@ -20,7 +20,7 @@ from ..data import DataSpec
 from ..errors import RunError
 from ..schema import from_json
 from ..training.config import TrainConfig
-from .folder import RunFolder
+from .folder import RunPaths
 
 __all__ = ["RUN_VERSION", "RunConfig", "ConfigFile"]
 
@@ -111,7 +111,7 @@ def _used_precision(raw: dict[str, Any], where: str) -> str:
     return recorded["used"]
 
 
-class ConfigFile(RunFolder):
+class ConfigFile(RunPaths):
     """The part of a run folder that reads and writes ``config.json``; opening a run checks it."""
 
     CONFIG = "config.json"

@@ -1,6 +1,6 @@
 """The folder itself: creating it exclusively, its lock, paths that stay inside it, and its JSON files.
 
-Every other part of a run folder (:mod:`twistfm.runs`) builds on :class:`RunFolder`: it
+Every other part of a run folder (:mod:`twistfm.runs`) builds on :class:`RunPaths`: it
 names the folders every run may hold (figures, encodings) and the files a comparison or a
 study adds at its top.
 """
@@ -19,15 +19,15 @@ from ..atomic import make_folder
 from ..errors import RunError
 from ..lock import hold
 
-__all__ = ["RunFolder", "MAX_JSON_BYTES"]
+__all__ = ["RunPaths", "MAX_JSON_BYTES"]
 
 #: The largest JSON file a run holds (an analysis of 70,000 images is a few MB; its arrays are .npy files).
 MAX_JSON_BYTES = 256 * 2**20
 
-_Folder = TypeVar("_Folder", bound="RunFolder")
+_Folder = TypeVar("_Folder", bound="RunPaths")
 
 
-class RunFolder:
+class RunPaths:
     """A folder of twistfm's: its path, creation, lock and the files every kind of run may hold.
 
     Parameters

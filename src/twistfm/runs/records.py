@@ -9,7 +9,7 @@ from typing import Any
 from ..atomic import write_json, write_text
 from ..errors import RunError
 from ..schema import check_value
-from .folder import MAX_JSON_BYTES, RunFolder
+from .folder import MAX_JSON_BYTES, RunPaths
 
 __all__ = ["HISTORY_FIELDS", "MAY_BE_MISSING", "RecordFiles"]
 
@@ -27,7 +27,7 @@ _METRICS: dict[str, Any] = {"test_acc": float, "test_loss": float, "train_acc": 
                             "test_inference_seconds": float, "confusion": list[list[int]], "parameters": int}
 
 
-class RecordFiles(RunFolder):
+class RecordFiles(RunPaths):
     """The part of a run folder that holds the model's summary, its metrics and its training history."""
 
     HISTORY = "history.csv"

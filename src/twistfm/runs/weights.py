@@ -16,12 +16,12 @@ from ..atomic import write_bytes, write_json
 from ..errors import OptionError, RunError
 from ..models import ModelRecord, create_model
 from ..schema import from_json, to_json
-from .folder import RunFolder
+from .folder import RunPaths
 
 __all__ = ["WeightFiles", "save_tensors", "load_tensors", "load_state"]
 
 
-class WeightFiles(RunFolder):
+class WeightFiles(RunPaths):
     """The part of a run folder that holds the trained model."""
 
     WEIGHTS = "model.safetensors"
