@@ -21,9 +21,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__, interrupts
+from . import __version__, interrupts, options
 from .errors import OptionError, TwistfmError, WriteError
-from .options import data_flags, data_parameters, data_spec, flag, training_overrides, training_parameters, with_options
+from .options import DataDir, ModelArgument, RunArgument, RunsRoot, Seed, SeedCount, with_options
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
@@ -32,15 +32,6 @@ data_app = typer.Typer(no_args_is_help=True, help="Find, describe and export the
 app.add_typer(data_app, name="data")
 # Paths and names are printed as they are: "[bold]" or "[/]" in a folder name is text, not markup.
 out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
-
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder with the four Fashion-MNIST *-ubyte.gz archives.")]
-RunsRoot = Annotated[Path, typer.Option("--runs", help="Folder where run folders are created.")]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same machine, same numbers.")]
-SeedCount = Annotated[int, typer.Option(
-    "--seeds", help="Train every model with this many seeds (--seed, --seed + 1, ...) and report mean, deviation and range.")]
-Run = Annotated[Path, typer.Argument(help="A run folder written by 'twistfm train'.")]
-Model = Annotated[str | None, typer.Argument(help="Model name (see 'twistfm models').")]
-
 
 def _version(value: bool) -> None:
     if value:
@@ -58,13 +49,13 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 
 @data_app.command("info")
-@with_options(data_parameters(counts=False))
+@with_options(options.data_parameters(counts=False))
 def data_info(**data: Any) -> None:
     """Where the data comes from, split sizes, label counts and the classes behind each label."""
     from .data import CLASS_NAMES, MYSTERY_OF_CLASS
     from .pipeline import data_info as info
 
-    dataset, rows = info(data_spec(data))
+    dataset, rows = info(options.data_spec(data))
     out.print(f"source: {dataset.source}")
     height, width = dataset.image_size
     out.print(f"images: {height} x {width} {'grey' if dataset.channels == 1 else 'colour'}")
@@ -106,16 +97,16 @@ def models_cmd() -> None:
 
 
 @app.command("train")
-@with_options(training_parameters(), data_parameters())
+@with_options(options.training_parameters(), options.data_parameters())
 def train_cmd(
-    model: Model = None,
+    model: ModelArgument = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue an interrupted run folder.")] = None,
     *,
     runs: RunsRoot = Path("runs"),
     nproc: Annotated[int | None, typer.Option(
         help="Train data-parallel in N processes on this machine (launches torchrun; each takes 1/N of every "
              "global batch of N x --batch-size images).")] = None,
-    **options: Any,
+    **values: Any,
 ) -> int | None:
     """Train one model; writes a run folder with weights, history, metrics and figures."""
     from . import pipeline
@@ -126,10 +117,10 @@ def train_cmd(
         if nproc < 1:
             raise OptionError(f"--nproc must be at least 1, got {nproc}")
         if nproc > 1:
-            return launch(_without_option(sys.argv[1:], "--nproc"), nproc)
-    given = training_overrides(options)
+            return launch(options.without_option(sys.argv[1:], "--nproc"), nproc)
+    given = options.training_overrides(values)
     if resume is not None:
-        named = ["MODEL"] * (model is not None) + [flag(k) for k in given] + data_flags(options)
+        named = ["MODEL"] * (model is not None) + [options.flag(k) for k in given] + options.data_flags(values)
         if named:
             raise OptionError(f"--resume takes no other training options (got {', '.join(named)}): the run's "
                               "config.json decides them; start a new run to change them")
@@ -137,7 +128,7 @@ def train_cmd(
     else:
         if model is None:
             raise OptionError("train needs a MODEL name (see 'twistfm models') or --resume RUN")
-        result = pipeline.train(TrainConfig(model=model, **given), data_spec(options), runs_root=runs)
+        result = pipeline.train(TrainConfig(model=model, **given), options.data_spec(values), runs_root=runs)
     m = result.metrics
     if not m:  # a training process other than 0: process 0 reports
         return None
@@ -145,19 +136,6 @@ def train_cmd(
               f"training {m['training_seconds']:.1f}s  ({m['train_images_per_second']:.0f} images/s)")
     out.print(f"run: {result.run}")
     return None
-
-
-def _without_option(argv: list[str], option: str) -> list[str]:
-    """``argv`` without ``option VALUE`` or ``option=VALUE``."""
-    out, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == option:
-            skip = True
-        elif not arg.startswith(option + "="):
-            out.append(arg)
-    return out
 
 
 def _print_rows(rows: list[dict[str, Any]], columns: dict[str, Callable[[Any], str]] | None = None) -> None:
@@ -169,30 +147,30 @@ def _print_rows(rows: list[dict[str, Any]], columns: dict[str, Callable[[Any], s
 
 
 @app.command("compare")
-@with_options(training_parameters(), data_parameters())
+@with_options(options.training_parameters(), options.data_parameters())
 def compare_cmd(
     models: Annotated[list[str] | None, typer.Argument(help="Model names to train with the same settings.")] = None,
     preset: Annotated[str | None, typer.Option(help="'seed': reproduce the seeds' five training runs.")] = None,
     *,
     seeds: SeedCount = 1,
     runs: RunsRoot = Path("runs"),
-    **options: Any,
+    **values: Any,
 ) -> None:
     """Train several models and write a comparison table (Markdown, CSV) and figure."""
     from . import pipeline
     from .train import TrainConfig
 
-    given = training_overrides(options)
+    given = options.training_overrides(values)
     if preset is not None:
         if set(given) - {"seed"}:
             raise OptionError(f"--preset {preset} decides the training options (got "
-                              f"{', '.join(flag(k) for k in given if k != 'seed')}); give model names to choose them")
+                              f"{', '.join(options.flag(k) for k in given if k != 'seed')}); give model names to choose them")
         configs = pipeline.compare_preset(preset, given.get("seed", TrainConfig(model="").seed))
     elif models:
         configs = {m: TrainConfig(model=m, **given) for m in models}
     else:
         raise OptionError("compare needs model names or --preset seed")
-    comparison = pipeline.compare(configs, data_spec(options), seeds=seeds, runs_root=runs)
+    comparison = pipeline.compare(configs, options.data_spec(values), seeds=seeds, runs_root=runs)
     _print_rows(comparison.stats if seeds > 1 else comparison.rows)
     out.print(f"comparison: {comparison.folder}")
 
@@ -218,7 +196,7 @@ def sweep_cmd(
 
 
 @app.command("run")
-@with_options(data_parameters())
+@with_options(options.data_parameters())
 def run_cmd(
     preset: Annotated[str, typer.Option(help="quick (a few minutes), seed (the seeds' runs) or best (highest accuracy).")]
     = "quick",
@@ -232,7 +210,7 @@ def run_cmd(
     """The whole study: train and compare, encode the best layer, analyse, decode, write report.html."""
     from .pipeline import run_study
 
-    result = run_study(preset, data_spec(data), seed=seed, seeds=seeds, epochs=epochs, runs_root=runs)
+    result = run_study(preset, options.data_spec(data), seed=seed, seeds=seeds, epochs=epochs, runs_root=runs)
     if seeds > 1:
         _print_rows(result.stats)
     _print_rows(result.comparison, {"model": str, "test_acc": "{:.4f}".format, "test_loss": "{:.4f}".format,
@@ -246,7 +224,7 @@ def run_cmd(
 
 
 @app.command("layers")
-def layers_cmd(run: Run) -> None:
+def layers_cmd(run: RunArgument) -> None:
     """List a trained model's layers with output shapes (the names 'encode --layer' takes)."""
     from .pipeline import run_layers
 
@@ -259,7 +237,7 @@ def layers_cmd(run: Run) -> None:
 
 @app.command("encode")
 def encode_cmd(
-    run: Run,
+    run: RunArgument,
     layer: Annotated[str | None, typer.Option(help="Layer name (default: the last hidden layer).")] = None,
     split: Annotated[str, typer.Option(help="test, train or all.")] = "test",
 ) -> None:
@@ -272,7 +250,7 @@ def encode_cmd(
 
 @app.command("analyze")
 def analyze_cmd(
-    run: Run,
+    run: RunArgument,
     layer: Annotated[str | None, typer.Option(help="Layer to encode from (default: the best-scoring one).")] = None,
     k: Annotated[int | None, typer.Option(help="K-means clusters (default: number of labels).")] = None,
     eps: Annotated[float | None, typer.Option(
@@ -299,7 +277,7 @@ def analyze_cmd(
 
 @app.command("discover")
 def discover_cmd(
-    run: Run,
+    run: RunArgument,
     layer: Annotated[str | None, typer.Option(help="Layer to find groups in (default: the first pooling layer).")] = None,
     split: Annotated[str, typer.Option(help="test, train or all.")] = "test",
     max_groups: Annotated[int, typer.Option(help="Most groups looked for inside one label.")] = 6,
@@ -330,7 +308,7 @@ def discover_cmd(
 
 @app.command("export-table")
 def export_table_cmd(
-    run: Run,
+    run: RunArgument,
     out_file: Annotated[Path, typer.Option("--out", help="The Parquet file to write (e.g. run.parquet).")],
 ) -> None:
     """One row per analysed image (image, split, label, prediction, clusters, class, projections, neighbours)."""
@@ -342,7 +320,7 @@ def export_table_cmd(
 
 
 @app.command("decode")
-@with_options(data_parameters(counts=False))
+@with_options(options.data_parameters(counts=False))
 def decode_cmd(
     *,
     as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON object: label -> class names.")] = False,
@@ -353,7 +331,7 @@ def decode_cmd(
     from .data import CLASS_NAMES
     from .pipeline import decode
 
-    decoding = decode(data_spec(data), seed)
+    decoding = decode(options.data_spec(data), seed)
     if as_json:
         print(json.dumps(decoding.as_json()))
         return

@@ -27,7 +27,8 @@ from .errors import OptionError
 from .training.config import TrainConfig
 
 __all__ = ["DATA_OPTIONS", "COUNT_OPTIONS", "flag", "help_text", "training_parameters", "training_overrides",
-           "train_argv", "data_parameters", "data_spec", "data_flags", "data_argv", "with_options", "parse_model_args"]
+           "train_argv", "data_parameters", "data_spec", "data_flags", "data_argv", "with_options", "parse_model_args",
+           "without_option", "ModelArgument", "RunArgument", "DataDir", "RunsRoot", "Seed", "SeedCount"]
 
 #: The data source options: DataSpec field -> (the option's type, its help).
 DATA_OPTIONS: dict[str, tuple[Any, str]] = {
@@ -52,6 +53,15 @@ COUNT_OPTIONS: dict[str, tuple[Any, str]] = {
     "n_train": (int, "Use only the first N training images."),
     "n_test": (int, "Use only the first N test images."),
 }
+
+#: The options and arguments several commands take besides those, as Typer parameter types.
+ModelArgument = Annotated[str | None, typer.Argument(help=TrainConfig.__dataclass_fields__["model"].metadata["help"])]
+RunArgument = Annotated[Path, typer.Argument(help="A run folder written by 'twistfm train'.")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help=DATA_OPTIONS["data_dir"][1])]
+RunsRoot = Annotated[Path, typer.Option("--runs", help="Folder where run folders are created.")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same machine, same numbers.")]
+SeedCount = Annotated[int, typer.Option(
+    "--seeds", help="Train every model with this many seeds (--seed, --seed + 1, ...) and report mean, deviation and range.")]
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
@@ -196,3 +206,16 @@ def with_options(*groups: Sequence[inspect.Parameter]) -> Callable[[_Command], _
         command.__signature__ = signature.replace(parameters=[*head, *(p for g in groups for p in g), *tail])
         return command
     return apply
+
+
+def without_option(argv: Sequence[str], option: str) -> list[str]:
+    """``argv`` without ``option VALUE`` or ``option=VALUE`` (a command line to start again, e.g. under torchrun)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        elif not arg.startswith(option + "="):
+            out.append(arg)
+    return out
