@@ -211,7 +211,7 @@ def test_the_whole_set_count_is_the_rule_asked_for():
 
 def test_the_report_says_when_a_count_is_weak():
     from twistfm.analysis.discover import GroupCount, LabelGroups
-    from twistfm.report.html import _weak
+    from twistfm.report.answer import _weak
 
     def label(scores, chosen):
         return LabelGroups(label=3, count=GroupCount(ks=[1, 2, 3, 4], scores=scores, chosen=chosen, threshold=0.95),

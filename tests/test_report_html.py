@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from twistfm.report.html import _data, _precision
+from twistfm.report.sections import _precision
+from twistfm.report.sections import data as _data
 
 
 def test_precision_and_its_reason_are_shown_and_older_runs_say_they_lack_it():

@@ -8,70 +8,43 @@ as a figure is not shrunk below ``MIN_SCALE`` of its width (the report's layout 
 
 from __future__ import annotations
 
-import functools
-import io
 from collections.abc import Callable, Sequence
-from typing import TypeVar
 
-import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..analysis import Analysis, Projection
-from ..analysis.discover import Discovery, GroupCount
+from ..analysis.discover import Discovery
 from ..analysis.neighbours import RETRIEVAL_K
 from ..data import CLASS_NAMES
-from .images import blank_like, display_strip, show, show_image
+from .discovery_figures import CRITERION, CRITERION_ALL, GROUPS, criterion_figure, discovery_figures, groups_figure
+from .images import blank_like, show_image
 from .palette import NOISE_COLOR, color_of
-from .tables import label_names
+from .style import DPI, MIN_FONT, MIN_SCALE, STYLE, png, styled, subplots
+from .tables import label_names, label_titles
 
 __all__ = [
     "curves_figure", "confusion_figure", "comparison_figure", "scatter_figure", "image_grid_figure",
     "mean_images_figure", "kdistance_figure", "criterion_figure", "groups_figure", "png", "training_figures",
-    "analysis_figures", "scatter_name", "confusion_stacked", "model_confusion_figure", "STYLE",
+    "analysis_figures", "discovery_figures", "scatter_name", "confusion_stacked", "model_confusion_figure", "STYLE",
     "DPI", "MIN_FONT", "MIN_SCALE", "TRAINING_FIGURES", "LOSS", "ACCURACY",
     "CONFUSION", "COMPARISON", "KDISTANCE", "GALLERY_LABELS", "GALLERY_KMEANS", "KMEANS_MEANS", "DECODING",
     "RETRIEVAL", "AMBIGUOUS", "GROUPS", "CRITERION", "CRITERION_ALL",
 ]
 
-#: Resolution figures are saved at, and the smallest text (points) any figure uses.
-DPI, MIN_FONT = 100, 10
-#: The smallest share of its own width a figure may be shown at for its text to stay >= 10 px.
-MIN_SCALE = 10 / (MIN_FONT * DPI / 72)
-
-#: Figure names: a run folder stores figure NAME as ``NAME.png``; the report picks them by these names.
+#: Figure names: a run folder stores figure NAME as ``NAME.png``; the report picks them by these names
+#: (the discovery figures' names, ``GROUPS``, ``CRITERION`` and ``CRITERION_ALL``, come from :mod:`.discovery_figures`).
 LOSS, ACCURACY, CONFUSION, COMPARISON = "loss", "accuracy", "confusion", "comparison"
 TRAINING_FIGURES = (LOSS, ACCURACY, CONFUSION)
 KDISTANCE, GALLERY_LABELS, GALLERY_KMEANS, KMEANS_MEANS = "dbscan-kdistance", "gallery-labels", "gallery-kmeans", "kmeans-means"
 DECODING, RETRIEVAL, AMBIGUOUS = "decoding", "retrieval", "ambiguous"
-GROUPS, CRITERION, CRITERION_ALL = "discovery-groups", "discovery-criterion", "discovery-whole-set"
 #: Queries shown in the retrieval figure.
 RETRIEVAL_QUERIES = 6
 #: Ambiguous images shown in their figure.
 AMBIGUOUS_SHOWN = 24
-
-#: The house style, applied while a figure is built and saved (never to matplotlib's global settings).
-STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": MIN_FONT,
-         "ytick.labelsize": MIN_FONT, "legend.fontsize": MIN_FONT, "figure.titlesize": 13}
-_F = TypeVar("_F", bound=Callable)
-
-
-def _styled(function: _F) -> _F:
-    """Build the figure inside ``matplotlib.rc_context(STYLE)``: the house style without touching global state."""
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        with matplotlib.rc_context(STYLE):
-            return function(*args, **kwargs)
-    return wrapper  # type: ignore[return-value]
 _SPLITS = (("train", "-"), ("val", "--"), ("test", ":"))
 _SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
-
-
-def _subplots(*args, figsize: tuple[float, float], **kwargs):
-    """A new Figure (object API, no pyplot) and its axes, as ``pyplot.subplots`` would give them."""
-    fig = Figure(figsize=figsize)
-    return fig, fig.subplots(*args, **kwargs)
 
 
 def scatter_name(method: str, colouring: str) -> str:
@@ -79,18 +52,10 @@ def scatter_name(method: str, colouring: str) -> str:
     return f"{method}-by-{colouring}"
 
 
-def png(fig: Figure) -> bytes:
-    """The figure as PNG bytes (at ``DPI``)."""
-    buffer = io.BytesIO()
-    with matplotlib.rc_context(STYLE):
-        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    return buffer.getvalue()
-
-
-@_styled
+@styled
 def curves_figure(history: Sequence[dict[str, float]], metric: str, title: str = "") -> Figure:
     """Loss or accuracy per epoch for training, validation and test ("loss" or "acc")."""
-    fig, ax = _subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     epochs = [h["epoch"] for h in history]
     for i, (split, style) in enumerate(_SPLITS):
         values = [h[f"{split}_{metric}"] for h in history]
@@ -110,7 +75,7 @@ def confusion_stacked(n_columns: int) -> bool:
     return n_columns > 6
 
 
-@_styled
+@styled
 def confusion_figure(confusion: np.ndarray, labels: Sequence[str], title: str = "Test confusion matrix",
                      xlabel: str = "predicted", ylabel: str = "true", xticklabels: Sequence[str] | None = None,
                      share_of: str = "row") -> Figure:
@@ -127,7 +92,7 @@ def confusion_figure(confusion: np.ndarray, labels: Sequence[str], title: str = 
     width, height = 2.2 + 0.62 * confusion.shape[1] + 0.06 * max(len(r) for r in labels), 1.4 + 0.5 * confusion.shape[0]
     height += 0.07 * max((len(c) for c in columns), default=0) if long else 0
     stacked = confusion_stacked(confusion.shape[1])
-    fig, axes = _subplots(2 if stacked else 1, 1 if stacked else 2,
+    fig, axes = subplots(2 if stacked else 1, 1 if stacked else 2,
                           figsize=(width, 2 * height + 0.6) if stacked else (2 * width, height))
     panels = ((axes[0], confusion, confusion / max(confusion.max(), 1), "{:,}", "images"),
               (axes[1], shares, shares, "{:.2f}", f"share of each {share_of}"))
@@ -148,10 +113,10 @@ def confusion_figure(confusion: np.ndarray, labels: Sequence[str], title: str = 
     return fig
 
 
-@_styled
+@styled
 def comparison_figure(histories: dict[str, Sequence[dict[str, float]]]) -> Figure:
     """Validation (left) and test (right) accuracy per epoch, one line per model."""
-    fig, axes = _subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for i, (name, history) in enumerate(histories.items()):
         epochs = [h["epoch"] for h in history]
         for ax, split in zip(axes, ("val", "test"), strict=True):
@@ -167,11 +132,11 @@ def comparison_figure(histories: dict[str, Sequence[dict[str, float]]]) -> Figur
     return fig
 
 
-@_styled
+@styled
 def scatter_figure(points: np.ndarray, groups: np.ndarray, title: str, names: dict[int, str] | None = None,
                    xlabel: str = "", ylabel: str = "", colours: dict[int, str] | None = None) -> Figure:
     """2-D points coloured by group (negative groups, such as DBSCAN noise, in grey); the legend sorted."""
-    fig, ax = _subplots(figsize=(6.4, 5.2))
+    fig, ax = subplots(figsize=(6.4, 5.2))
     for g in sorted(np.unique(groups), key=lambda g: (g < 0, g)):
         mask = groups == g
         label = (names or {}).get(int(g), "noise" if g < 0 else str(g))
@@ -185,13 +150,13 @@ def scatter_figure(points: np.ndarray, groups: np.ndarray, title: str, names: di
     return fig
 
 
-@_styled
+@styled
 def image_grid_figure(images: np.ndarray, captions: Sequence[str], title: str, cols: int = 10,
                       row_names: Sequence[str] | None = None) -> Figure:
     """A grid of images (grey or colour, any size), each with a short caption (and, optionally, a name per row)."""
     rows = max(1, int(np.ceil(len(images) / cols)))
     lead = 1 if row_names is not None else 0
-    fig, axes = _subplots(rows, cols + lead, figsize=((cols + 1.6 * lead) * 0.95, rows * 1.25 + 0.6), squeeze=False,
+    fig, axes = subplots(rows, cols + lead, figsize=((cols + 1.6 * lead) * 0.95, rows * 1.25 + 0.6), squeeze=False,
                              gridspec_kw={"width_ratios": [1.6] * lead + [1] * cols})
     for ax in axes.flat:
         ax.axis("off")
@@ -206,16 +171,16 @@ def image_grid_figure(images: np.ndarray, captions: Sequence[str], title: str, c
     return fig
 
 
-@_styled
+@styled
 def mean_images_figure(means: np.ndarray, captions: Sequence[str], title: str) -> Figure:
     """The mean image of each group, side by side."""
     return image_grid_figure(means, captions, title, cols=max(1, min(10, len(means))))
 
 
-@_styled
+@styled
 def kdistance_figure(distances: np.ndarray, eps: float, k: int) -> Figure:
     """Sorted k-distance curve with the chosen DBSCAN eps marked."""
-    fig, ax = _subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     ax.plot(np.sort(distances), color=color_of(0), label=f"distance to the {k}th neighbour")
     ax.axhline(eps, color=color_of(5), ls="--", label=f"eps = {eps:.3g}")
     ax.set_xlabel("points, sorted by that distance")
@@ -225,63 +190,7 @@ def kdistance_figure(distances: np.ndarray, eps: float, k: int) -> Figure:
     return fig
 
 
-@_styled
-def criterion_figure(counts: dict[str, GroupCount], title: str) -> Figure:
-    """Prediction strength against the number of groups, one line per label (or the whole set), the choice ringed."""
-    fig, ax = _subplots(figsize=(7, 4.4))
-    for i, (name, count) in enumerate(counts.items()):
-        ax.plot(count.ks, count.scores, marker="o", ms=4, color=color_of(i), label=f"{name}: {count.chosen} group(s)")
-        ax.plot([count.chosen], [count.scores[count.ks.index(count.chosen)]], marker="o", ms=12, mfc="none",
-                color=color_of(i))
-    threshold = next(iter(counts.values())).threshold
-    ax.axhline(threshold, color="#555555", ls="--", lw=1, label=f"threshold {threshold:g}")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("number of groups k")
-    held_out = next(iter(counts.values())).rule == "held-out"
-    ax.set_ylabel("prediction strength on held-out images" if held_out else "prediction strength")
-    ax.set_ylim(0, 1.05)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left")
-    return fig
-
-
-@_styled
-def groups_figure(discovery: Discovery, images: np.ndarray, per_row: int = 10) -> Figure:
-    """One row per group found inside each label: its name and size, its most typical images, then borderline ones.
-
-    ``images`` are the images of the discovery's split, in its order. Each row is one strip
-    of images (shown at 0.8 inch each) beside a text column wide enough for its name.
-    """
-    rows = [(lg, g, group) for lg in discovery.per_label for g, group in enumerate(lg.groups)]
-    gap, tile = 4, int(images.shape[2]) if len(images) else 28
-    height = 0.95 * len(rows) + 0.9
-    fig = Figure(figsize=(3.2 + 0.8 * per_row, height))
-    grid = fig.add_gridspec(max(len(rows), 1), 2, width_ratios=[3.2, 0.8 * per_row], wspace=0.02, hspace=0.25,
-                            left=0.01, right=0.995, bottom=0.1 / height, top=1 - 0.75 / height)
-    for r, (lg, g, group) in enumerate(rows):
-        text = fig.add_subplot(grid[r, 0])
-        text.axis("off")
-        seen = (f"\nlooks like {group.looks_like} ({group.share:.0%} of it)" if group.looks_like else "")
-        text.text(0.0, 0.5, f"label {lg.label}, group {g + 1}: {group.size:,} images{seen}", va="center", ha="left",
-                  fontsize=MIN_FONT, transform=text.transAxes)
-        picks = (group.typical + group.borderline)[:per_row]
-        shown = [images[i] for i in picks] + [blank_like(images)] * (per_row - len(picks))
-        strip = display_strip(shown, gap)
-        ax = fig.add_subplot(grid[r, 1])
-        show(ax, strip, interpolation="nearest")
-        ax.axis("off")
-        typical = min(len(group.typical), per_row)
-        if 0 < typical < len(picks):
-            ax.axvline(typical * (tile + gap) - gap / 2 - 0.5, color=color_of(5), lw=2)
-        if r == 0:
-            ax.text(strip.shape[1] / 2, -4, "most typical images, then borderline ones (after the line)", ha="center",
-                    va="bottom", fontsize=MIN_FONT)
-    fig.suptitle("Groups found inside each label, from the encoding alone")
-    return fig
-
-
-@_styled
+@styled
 def training_figures(history: Sequence[dict[str, float]], confusion: np.ndarray, label_values: Sequence[int],
                      title: str, label_names: Sequence[str] | None = None) -> dict[str, Figure]:
     """Loss and accuracy per epoch and the test confusion matrix of one trained model (its labels named by
@@ -294,14 +203,14 @@ def training_figures(history: Sequence[dict[str, float]], confusion: np.ndarray,
     }
 
 
-@_styled
+@styled
 def model_confusion_figure(confusion: np.ndarray, names: Sequence[str], title: str) -> Figure:
     """A model's test confusion matrix, its labels named by ``names`` (e.g. with the classes decoded)."""
     return confusion_figure(np.asarray(confusion), names, f"{title}: test confusion matrix", "predicted label",
                             "true label")
 
 
-@_styled
+@styled
 def analysis_figures(analysis: Analysis, images: np.ndarray, discovery: Discovery | None = None) -> dict[str, Figure]:
     """Every static figure of an analysis, drawn from its test points (as the seeds drew theirs).
 
@@ -321,9 +230,12 @@ def analysis_figures(analysis: Analysis, images: np.ndarray, discovery: Discover
     kmeans = analysis.clusterings["kmeans"]
     names = kmeans.names(analysis.label_values)  # clusters numbered as the labels they are matched to
     km = np.array([int(names[int(c)].split()[-1]) for c in kmeans.labels_[test]])
-    figures[GALLERY_LABELS] = _gallery(test_images, labels, km, "label", "cluster", n, rng,
-                                       "Random test images of each label (under each: its K-means cluster)")
-    figures[GALLERY_KMEANS] = _gallery(test_images, km, labels, "cluster", "label", n, rng,
+    titles = label_titles(analysis.decoding, analysis.label_values)
+    tags = label_titles(analysis.decoding, analysis.label_values, short=True)
+    figures[GALLERY_LABELS] = _gallery(test_images, labels, km, lambda v: titles[int(v)], lambda c: f"cluster {c}", n,
+                                       rng, "Random test images of each label (under each: its K-means cluster)")
+    figures[GALLERY_KMEANS] = _gallery(test_images, km, labels, lambda c: f"cluster {c}",
+                                       lambda v: tags.get(int(v), f"label {v}"), n, rng,
                                        "Random test images of each K-means cluster (under each: its label)")
     clusters = np.unique(km)
     figures[KMEANS_MEANS] = mean_images_figure(np.stack([test_images[km == c].mean(axis=0) for c in clusters]),
@@ -341,20 +253,8 @@ def analysis_figures(analysis: Analysis, images: np.ndarray, discovery: Discover
             images[amb.index[shown]], [_ambiguous_caption(analysis, k) for k in shown],
             "Ambiguous test images: their label, then their neighbours' majority label", cols=8)
     if discovery is not None:
-        figures.update(discovery_figures(discovery, images[test] if discovery.split == "test" else images))
+        figures.update(discovery_figures(discovery, images[test] if discovery.split == "test" else images, titles))
     return figures
-
-
-@_styled
-def discovery_figures(discovery: Discovery, images: np.ndarray) -> dict[str, Figure]:
-    """The groups found inside each label, and the criterion's curves (per label and over the whole set)."""
-    return {
-        GROUPS: groups_figure(discovery, images),
-        CRITERION: criterion_figure({f"label {lg.label}": lg.count for lg in discovery.per_label},
-                                    "How many groups inside each label"),
-        CRITERION_ALL: criterion_figure({"all images": discovery.overall},
-                                        "How many kinds of image in the whole set, labels ignored"),
-    }
 
 
 def _ambiguous_caption(analysis: Analysis, k: int) -> str:
@@ -387,16 +287,17 @@ def _scatter_set(analysis: Analysis, projection: Projection) -> dict[str, Figure
     return figures
 
 
-def _gallery(x: np.ndarray, groups: np.ndarray, other: np.ndarray, group_name: str, other_name: str, n: int,
-             rng: np.random.Generator, title: str) -> Figure:
+def _gallery(x: np.ndarray, groups: np.ndarray, other: np.ndarray, row_name: Callable[[int], str],
+             caption: Callable[[int], str], n: int, rng: np.random.Generator, title: str) -> Figure:
+    """``n`` random images of each group in a row named ``row_name(group)``, each captioned ``caption(its other)``."""
     images, captions, names = [], [], []
     for g in np.unique(groups):
         idx = np.flatnonzero(groups == g)
         pick = np.sort(rng.choice(idx, min(n, len(idx)), replace=False))
-        names.append(f"{group_name} {g}")
+        names.append(row_name(g))
         for i in np.concatenate([pick, np.full(n - len(pick), -1)]).astype(int):
             images.append(x[i] if i >= 0 else blank_like(x))
-            captions.append(f"{other_name} {other[i]}" if i >= 0 else "")
+            captions.append(caption(other[i]) if i >= 0 else "")
     return image_grid_figure(np.stack(images), captions, title, cols=n, row_names=names)
 
 

@@ -10,8 +10,8 @@ from typing import Any
 from ..analysis import Analysis, Clustering
 from ..analysis.decode import LabelDecoding
 
-__all__ = ["csv_text", "markdown_table", "analysis_tables", "contingency_rows", "label_names", "LAYERS", "AMBIGUOUS",
-           "DECODING"]
+__all__ = ["csv_text", "markdown_table", "analysis_tables", "contingency_rows", "label_names", "label_titles", "LAYERS",
+           "AMBIGUOUS", "DECODING"]
 
 #: File names of the tables an analysis writes (beside its figures).
 LAYERS, AMBIGUOUS, DECODING = "layers.csv", "ambiguous.csv", "decoding.txt"
@@ -60,6 +60,22 @@ def label_names(decoding: LabelDecoding | None, label_values: list[int]) -> dict
         title = m.title if m is not None else f"label {value}"
         names[int(value)] = title + (f" · {' + '.join(classes)}" if classes else "")
     return names
+
+
+def label_titles(decoding: LabelDecoding | None, label_values: list[int], short: bool = False) -> dict[int, str]:
+    """Each label as headings and captions name it: ``label 1 (round)`` where the data named it, else ``label 1``.
+
+    ``short`` gives the name alone where there is one (``round``), for captions under small images.
+    """
+    meanings = {m.label: m for m in decoding.labels} if decoding is not None else {}
+    titles = {}
+    for value in label_values:
+        m = meanings.get(int(value))
+        if short and m is not None and m.name:
+            titles[int(value)] = m.name
+        else:
+            titles[int(value)] = m.title if m is not None else f"label {value}"
+    return titles
 
 
 def analysis_tables(analysis: Analysis) -> dict[str, str]:
