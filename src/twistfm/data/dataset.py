@@ -8,6 +8,7 @@ boundary (:func:`twistfm.models.to_input`).
 from __future__ import annotations
 
 import hashlib
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -210,6 +211,21 @@ class Dataset:
             rows.append(LabelSummary(int(value), int((self.y_train == value).sum()), int((self.y_test == value).sum()),
                                      classes, self.name_of(value)))
         return rows
+
+    def __repr__(self) -> str:
+        return (f"<twistfm Dataset: {len(self.x_train):,} training and {len(self.x_test):,} test images, "
+                f"{_size(self.x_train)}, {self.num_labels} labels; {self.source}>")
+
+    def _repr_html_(self) -> str:
+        """A short table for a notebook: the images per split, their size, each label with its counts, the origin."""
+        cell = 'style="text-align:left"'
+        head = "".join(f"<th {cell}>{h}</th>" for h in ("label", "name", "training images", "test images", "classes"))
+        body = "".join(f"<tr><td {cell}>{r.label}</td><td {cell}>{html.escape(r.name or '-')}</td><td {cell}>{r.train:,}"
+                       f"</td><td {cell}>{r.test:,}</td><td {cell}>{html.escape(', '.join(r.classes) or '-')}</td></tr>"
+                       for r in self.describe())
+        return (f"<b>twistfm dataset</b>: {len(self.x_train):,} training and {len(self.x_test):,} test images, "
+                f"{html.escape(_size(self.x_train))}; from {html.escape(self.source)}"
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def _size(x: np.ndarray) -> str:
