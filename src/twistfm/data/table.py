@@ -18,7 +18,8 @@ finds more than one, and can be named instead (``label_column``, ``image_column`
 - image: the one column of encoded images.
 - split: the column named ``split``.
 
-(:mod:`twistfm.data.columns` applies these rules.) Other columns are not read. The test images come from the split column, or a second file
+(:mod:`twistfm.data.columns` applies these rules.) Other columns are not read. The test images
+come from the split column, or a second file
 of the same layout (``test_table``), or else ``test_fraction`` of each label's rows chosen
 with ``seed``. Labels are integers, or names (kept as names, sorted, numbered 0, 1, ...);
 a Hugging Face ``ClassLabel`` column keeps the names its file records.
