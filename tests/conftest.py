@@ -83,7 +83,8 @@ def cli(*args: str) -> tuple[int, str, str]:
     import contextlib
     import io
 
-    from twistfm.cli import app, run_guarded
+    from twistfm.cli import app
+    from twistfm.console import run_guarded
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -28,7 +28,7 @@ STAGES: dict[str, int] = {
     "workflows": 8,
     "sweep": 9,
     "api": 10,
-    "cli": 11, "__main__": 11,
+    "console": 11, "cli": 11, "__main__": 11,
 }
 
 MAX_MODULE_LINES = 400

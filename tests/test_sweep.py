@@ -44,7 +44,7 @@ class StopAfterFirst(tune.Callback):
     def on_trial_complete(self, iteration, trials, trial, **info):
         os.kill(os.getpid(), sig)
 
-from twistfm.cli import run_guarded
+from twistfm.console import run_guarded
 sys.exit(run_guarded(lambda: run_sweep(load_spec(sys.argv[1]), runs_root=sys.argv[2], callbacks=[StopAfterFirst()])))
 """
 

@@ -8,10 +8,7 @@ exits with code 2; a command stopped by Ctrl-C exits with 130, by SIGTERM with 1
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,8 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__, interrupts, options
-from .errors import OptionError, TwistfmError, WriteError
+from . import __version__, options
+from .console import run_app
+from .errors import OptionError
 from .options import DataDir, ModelArgument, RunArgument, RunsRoot, Seed, SeedCount, with_options
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -344,9 +342,6 @@ def decode_cmd(
         out.print(line)
 
 
-# ---------------------------------------------------------------- errors
-
-
 @app.command("report")
 def report_cmd(folder: Annotated[Path, typer.Argument(
         help="A study folder (twistfm run) or an analysed run folder (twistfm train, then analyze).")]) -> None:
@@ -356,93 +351,9 @@ def report_cmd(folder: Annotated[Path, typer.Argument(
     out.print(f"report: {rebuild_report(folder)}")
 
 
-def run_guarded(command: Callable[[], Any]) -> int:
-    """Run ``command``; turn user errors into one line on stderr and return the exit code.
-
-    ``TwistfmError`` -> its own code (2, or 130 for an interruption); Typer's usage errors
-    -> 2; Ctrl-C -> 130. Bugs still raise.
-    """
-    try:
-        code = command()
-    except TwistfmError as exc:
-        if exc.exit_code == 130:
-            print(f"stopped: {exc}", file=sys.stderr)
-            return interrupts.exit_code()
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except typer.TyperException as exc:  # Click's usage and parameter errors
-        print(_usage_error_line(exc), file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, typer.Abort):
-        print(_STOPPED, file=sys.stderr)
-        return interrupts.exit_code()
-    except Exception as exc:
-        if not interrupts.caused_by_interrupt(exc):
-            raise
-        print(_STOPPED, file=sys.stderr)  # e.g. an import that Ctrl-C cut short, failing again on the way out
-        return interrupts.exit_code()
-    if code == 130:  # Typer turned a KeyboardInterrupt outside the guarded blocks into Exit(130)
-        print(_STOPPED, file=sys.stderr)
-        return interrupts.exit_code()
-    return code if isinstance(code, int) else 0
-
-
-_STOPPED = "stopped: interrupted; nothing was left half-written (files are written whole or not at all); run the " \
-           "command again"
-
-
-class _Stdout:
-    """stdout, whose failure (a full disk, /dev/full) is one line instead of a traceback."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-    def write(self, text: str) -> int:
-        return self._guard(self._stream.write, text)
-
-    def flush(self) -> None:
-        self._guard(self._stream.flush)
-
-    def _guard(self, call: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return call(*args)
-        except OSError as exc:
-            if exc.errno == errno.EPIPE:
-                raise
-            self._stream = open(os.devnull, "w")  # noqa: SIM115 - what is left is dropped, never retried
-            raise WriteError(f"stdout: cannot write the output ({exc.strerror or exc}); send it to a file on a disk "
-                             "with space") from None
-
-
-def _usage_error_line(exc: typer.TyperException) -> str:
-    ctx = getattr(exc, "ctx", None)
-    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
-        return ctx.get_help()
-    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-    return f"error: {exc.format_message()}{hint}"
-
-
 def main() -> None:
-    """Console-script entry point: run the app, turning user errors into one line and an exit code.
-
-    SIGTERM stops a command as Ctrl-C does (one line, a resume hint, exit code 143).
-    """
-    interrupts.install()
-    original = sys.stdout
-    sys.stdout = _Stdout(original)
-    try:
-        code = run_guarded(lambda: app(standalone_mode=False))
-        sys.stdout.flush()
-    except WriteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        code = 2
-    if isinstance(sys.stdout, _Stdout) and sys.stdout._stream is not original:  # the real stdout failed: drop it
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), original.fileno())
-    sys.exit(code)
+    """Console-script entry point: run the app, turning user errors into one line and an exit code."""
+    sys.exit(run_app(app))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,23 @@ ARRAY_KEYS: tuple[str, ...] = ("x_train", "y_train", "x_test", "y_test")
 _OPTIONAL = ("label_names",)
 
 
+def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse an array whose header claims more data than its member holds, before allocating it."""
+    for info in archive.infolist():
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(member)
+            held = info.file_size - member.tell()
+        if dtype.hasobject:  # pickled: np.load refuses it with its own line
+            continue
+        claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if claimed > held:
+            raise DataError(f"{path}: {info.filename} declares a {' x '.join(map(str, shape))} {dtype} array "
+                            f"({claimed:,} bytes) but holds {held:,} bytes; the file is truncated or corrupt, write "
+                            "it again with numpy.savez")
+
+
 def read_npz(path: str | os.PathLike) -> Dataset:
     """Read a ``.npz`` file written by ``numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)``.
 
@@ -51,6 +68,7 @@ def read_npz(path: str | os.PathLike) -> Dataset:
             if unknown:
                 raise DataError(f"{path}: array {unknown[0]!r} is not one twistfm reads (it reads "
                                 f"{', '.join(ARRAY_KEYS + _OPTIONAL)}); save the file without it")
+            _check_sizes(path, archive.zip)
             arrays = {k: archive[k] for k in keys}
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
