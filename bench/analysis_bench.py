@@ -33,9 +33,9 @@ from twistfm.analysis.layers import score_layers
 from twistfm.analysis.project import neighbourhood_preservation, tsne
 from twistfm.data import DataSpec, load_dataset
 from twistfm.encode import encode
-from twistfm.pipeline import train
 from twistfm.recipes import recipe
 from twistfm.runs import RunDir
+from twistfm.workflows import train
 
 
 def timed(function, *args, **kwargs):

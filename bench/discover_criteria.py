@@ -41,9 +41,9 @@ from twistfm.analysis.discover import prediction_strength
 from twistfm.analysis.project import tsne
 from twistfm.data import DataSpec, load_dataset
 from twistfm.encode import candidate_layers, encode
-from twistfm.pipeline import train
 from twistfm.recipes import recipe
 from twistfm.runs import RunDir
+from twistfm.workflows import train
 
 
 def by_prediction_strength(threshold: float) -> Callable:

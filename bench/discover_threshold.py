@@ -17,11 +17,11 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
+from twistfm.analysis import discovery_layer
 from twistfm.analysis.discover import MAX_GROUPS, _reduce, prediction_strength
 from twistfm.analysis.project import tsne
 from twistfm.data import load_dataset
 from twistfm.encode import encode
-from twistfm.pipeline import discovery_layer
 from twistfm.runs import RunDir
 
 THRESHOLDS = (0.8, 0.85, 0.9, 0.925, 0.95, 0.97)

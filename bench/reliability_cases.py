@@ -337,7 +337,7 @@ def main() -> None:
          ["train", "cm1", "--epochs", "1", "--csv-dir", str(good), "--runs", "term"],
          "signal SIGTERM twistfm.report.figures png"),
         ("Ctrl-C outside the guarded blocks (layers)", ["layers", str(analysed)],
-         "signal SIGINT twistfm.pipeline layer_table"),
+         "signal SIGINT twistfm.workflows.per_run layer_table"),
         ("Ctrl-C while discover draws (after a discovery)", ["discover", analysed_copy("disc", lambda r: subprocess.run(
             [EXE, "discover", str(r)], capture_output=True, env={**os.environ, "CI": "1"}))],
          "signal SIGINT twistfm.report.figures png"),

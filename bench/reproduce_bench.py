@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 
 from twistfm.data import DataSpec
-from twistfm.pipeline import compare, compare_preset
+from twistfm.recipes import compare_preset
+from twistfm.workflows import compare
 
 #: What each seed reported for each experiment, and what kind of figure it is (see docs/results.md).
 SEED_FIGURES = {

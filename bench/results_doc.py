@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from twistfm.pipeline import load_analysis
 from twistfm.runs import RunDir
+from twistfm.workflows import load_analysis
 
 BENCH = Path("runs/bench")
 

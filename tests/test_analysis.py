@@ -19,9 +19,9 @@ from twistfm.data import CLASS_NAMES, load_fashion_mnist, load_original
 from twistfm.encode import candidate_layers, default_layer, encode
 from twistfm.errors import OptionError
 from twistfm.models import create_model
-from twistfm.pipeline import load_analysis
 from twistfm.runs import RunDir
 from twistfm.train import TrainConfig, fit
+from twistfm.workflows import load_analysis
 
 
 def _blobs(n=300, k=3, seed=0):

@@ -79,7 +79,7 @@ def test_import_is_light():
 def test_importing_twistfm_and_its_modules_changes_no_matplotlib_state():
     result = _python("import matplotlib\n"
                      "backend, rc = matplotlib.get_backend(), dict(matplotlib.rcParams)\n"
-                     "import twistfm, twistfm.pipeline, twistfm.report.notebook\n"
+                     "import twistfm, twistfm.workflows, twistfm.report.notebook\n"
                      "changed = sorted(k for k in rc if matplotlib.rcParams[k] != rc[k])\n"
                      "print(backend, matplotlib.get_backend(), changed)")
     assert result.returncode == 0, result.stderr

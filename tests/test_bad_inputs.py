@@ -16,9 +16,9 @@ import pytest
 from conftest import assert_cli_error, assert_one_line_error, cli, run_cli, split_dataset, synthetic_images, write_csv_dir
 from twistfm.data import DataSpec
 from twistfm.errors import OptionError
-from twistfm.pipeline import train
 from twistfm.runs import RunDir
 from twistfm.train import TrainConfig, fit
+from twistfm.workflows import train
 
 
 @pytest.fixture(scope="module")

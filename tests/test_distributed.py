@@ -24,8 +24,8 @@ TRAIN = ["train", "cm1", "--epochs", "3", "--val-split", "0.2", "--seed", "5", "
 # Runs the command line as one torchrun worker; process 1 kills itself after batch 4 of epoch 2.
 _KILL_RANK_1 = """
 import os, signal, sys
-from twistfm import pipeline
-real_fit = pipeline.fit
+from twistfm.workflows import training
+real_fit = training.fit
 
 def fit(*args, callbacks=(), **kwargs):
     def kill(event):
@@ -33,7 +33,7 @@ def fit(*args, callbacks=(), **kwargs):
             os.kill(os.getpid(), signal.SIGKILL)
     return real_fit(*args, callbacks=[*callbacks, kill], **kwargs)
 
-pipeline.fit = fit
+training.fit = fit
 from twistfm.cli import main
 main()
 """

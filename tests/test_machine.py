@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import cli
-from twistfm import machine, pipeline
+from twistfm import machine, workflows
 from twistfm.data import DataSpec
 from twistfm.recipes import RECIPES
 from twistfm.train import TrainConfig, every, fit
@@ -86,8 +86,8 @@ def test_the_precision_used_is_recorded_and_kept_by_resume(monkeypatch, tmp_path
 
     config = TrainConfig(model="cm1", epochs=2, batch_size=100)
     with pytest.raises(Exception, match="interrupted"):
-        pipeline.train(config, DataSpec(csv_dir=str(tiny_csv_dir)), runs_root=tmp_path / "runs", log=None,
-                       callbacks=[every("epoch", stop_after_epoch_1)])
+        workflows.train(config, DataSpec(csv_dir=str(tiny_csv_dir)), runs_root=tmp_path / "runs", log=None,
+                        callbacks=[every("epoch", stop_after_epoch_1)])
     (run,) = list((tmp_path / "runs").iterdir())
     recorded = json.loads((run / "config.json").read_text())
     assert recorded["train"]["precision"] == "auto"
@@ -95,7 +95,7 @@ def test_the_precision_used_is_recorded_and_kept_by_resume(monkeypatch, tmp_path
     assert "no bfloat16" in recorded["precision"]["reason"]
 
     _cpu(monkeypatch, onednn=True, avx512_bf16=True)  # the machine changed: the run keeps its precision
-    result = pipeline.resume(run, log=None)
+    result = workflows.resume(run, log=None)
     assert result.metrics["precision"] == "fp32"
     assert "started with" in result.metrics["precision_reason"]
     assert json.loads((run / "metrics.json").read_text())["precision"] == "fp32"
@@ -103,8 +103,8 @@ def test_the_precision_used_is_recorded_and_kept_by_resume(monkeypatch, tmp_path
 
 def test_a_new_run_on_a_native_machine_trains_in_bf16(monkeypatch, tmp_path, tiny_csv_dir):
     _cpu(monkeypatch, onednn=True, avx512_bf16=True)
-    result = pipeline.train(TrainConfig(model="cm1", epochs=1, batch_size=100), DataSpec(csv_dir=str(tiny_csv_dir)),
-                            runs_root=tmp_path, log=None)
+    result = workflows.train(TrainConfig(model="cm1", epochs=1, batch_size=100), DataSpec(csv_dir=str(tiny_csv_dir)),
+                             runs_root=tmp_path, log=None)
     assert result.metrics["precision"] == "bf16"
     assert json.loads((result.run / "config.json").read_text())["precision"]["used"] == "bf16"
 

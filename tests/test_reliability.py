@@ -49,8 +49,8 @@ def _assert_same_run(a: Path, b: Path) -> None:
 # batch STEP of epoch EPOCH ("step"), or right after epoch EPOCH's checkpoint ("epoch").
 _AT_A_POINT = """
 import os, signal, sys
-from twistfm import interrupts, pipeline
-from twistfm.cli import run_guarded
+from twistfm import interrupts, workflows
+from twistfm.console import run_guarded
 from twistfm.data import DataSpec
 from twistfm.train import TrainConfig
 
@@ -63,7 +63,7 @@ def at_point(event):
         os.kill(os.getpid(), getattr(signal, sig))
 
 interrupts.install()
-sys.exit(run_guarded(lambda: pipeline.train(config, DataSpec(csv_dir=csv), runs_root=runs, callbacks=[at_point])))
+sys.exit(run_guarded(lambda: workflows.train(config, DataSpec(csv_dir=csv), runs_root=runs, callbacks=[at_point])))
 """
 
 
@@ -289,7 +289,7 @@ def test_ctrl_c_during_analyze_keeps_the_previous_analysis(tmp_path, analysed):
     run = tmp_path / analysed.name
     shutil.copytree(analysed, run, symlinks=True)
     before = (run / "analysis" / "analysis.json").read_bytes()
-    result = _ctrl_c_at("twistfm.pipeline", "tsne", 0, "analyze", str(run))
+    result = _ctrl_c_at("twistfm.analysis.compute", "tsne", 0, "analyze", str(run))
     assert _stopped_line(result) == (f"stopped: interrupted while analysing {run}: its previous analysis is kept; "
                                      f"run 'twistfm analyze {run}' again")
     assert (run / "analysis" / "analysis.json").read_bytes() == before
@@ -360,7 +360,7 @@ def test_a_temporary_file_left_by_kill_9_is_removed_by_the_next_command(tmp_path
 
 
 def test_ctrl_c_outside_the_guarded_blocks_still_says_one_line(tmp_path, analysed):
-    result = _ctrl_c_at("twistfm.pipeline", "layer_table", 0, "layers", str(analysed))
+    result = _ctrl_c_at("twistfm.workflows.per_run", "layer_table", 0, "layers", str(analysed))
     assert _stopped_line(result) == ("stopped: interrupted; nothing was left half-written (files are written whole or "
                                      "not at all); run the command again")
 
@@ -399,7 +399,7 @@ def test_ctrl_c_while_discover_writes_its_files_lets_them_all_change(tmp_path, d
     run = tmp_path / discovered.name
     shutil.copytree(discovered, run, symlinks=True)
     before = _discovery_files(run)
-    result = _ctrl_c_at("twistfm.pipeline", "write_together", 0, "discover", str(run), "--seed", "1")
+    result = _ctrl_c_at("twistfm.workflows.per_run", "write_together", 0, "discover", str(run), "--seed", "1")
     assert _stopped_line(result) == f"stopped: interrupted after the discovery of {run} was written (it is complete)"
     after = _discovery_files(run)
     assert after.keys() == before.keys()

@@ -14,8 +14,8 @@ import pytest
 from conftest import cli, split_dataset, synthetic_images, write_csv_dir
 from twistfm.data import DataSpec
 from twistfm.errors import TwistfmError
-from twistfm.pipeline import load_analysis, train
 from twistfm.train import TrainConfig
+from twistfm.workflows import load_analysis, train
 
 _WRONG = {str: 12345, int: "x", float: "x", bool: "yes", list: {"a": 1}, dict: [1], type(None): [1]}
 

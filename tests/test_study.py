@@ -10,8 +10,8 @@ import pytest
 from conftest import assert_one_line_error, run_cli, split_dataset, synthetic_images, write_csv_dir
 from twistfm.data import DataSpec
 from twistfm.errors import OptionError
-from twistfm.pipeline import PRESETS, run_study
-from twistfm.recipes import RECIPES
+from twistfm.recipes import PRESETS, RECIPES
+from twistfm.workflows import run_study
 
 
 def test_presets_name_their_analysed_model_and_known_recipes():

@@ -10,7 +10,7 @@ import pytest
 from safetensors.torch import load_file
 
 from conftest import assert_one_line_error, make_dataset, run_cli, synthetic_images, write_csv_dir
-from twistfm import pipeline
+from twistfm import workflows
 from twistfm.data import DataSpec
 from twistfm.errors import OptionError, RunError
 from twistfm.models import count_parameters, create_model, to_input
@@ -43,7 +43,7 @@ def _same_weights(a, b):
 
 
 def test_loss_goes_down_and_artifacts(tmp_path, tiny_csv_dir):
-    result = pipeline.train(_config(epochs=3), DataSpec(csv_dir=str(tiny_csv_dir)), runs_root=tmp_path, log=None)
+    result = workflows.train(_config(epochs=3), DataSpec(csv_dir=str(tiny_csv_dir)), runs_root=tmp_path, log=None)
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < losses[0]
     assert result.metrics["test_acc"] > 0.6
@@ -138,11 +138,11 @@ def test_bad_options(kw, fragment):
 
 
 def test_resume_refuses_finished_or_foreign_runs(tmp_path, tiny_csv_dir):
-    result = pipeline.train(_config(epochs=1), DataSpec(csv_dir=str(tiny_csv_dir)), runs_root=tmp_path, log=None)
+    result = workflows.train(_config(epochs=1), DataSpec(csv_dir=str(tiny_csv_dir)), runs_root=tmp_path, log=None)
     with pytest.raises(RunError, match="already finished"):
-        pipeline.resume(result.run.path)
+        workflows.resume(result.run.path)
     with pytest.raises(RunError, match="not a twistfm run"):
-        pipeline.resume(tmp_path)
+        workflows.resume(tmp_path)
 
 
 def test_cli_train_on_a_csv_dataset_with_seven_labels(tmp_path):
@@ -184,21 +184,6 @@ def test_cli_compare_writes_table_and_figure(tmp_path, tiny_csv_dir):
                    "test_acc", "test_loss", "parameters"):
         assert column in header
     assert (folder / "figures" / "comparison.png").stat().st_size > 1000
-
-
-def test_random_erasing_zeroes_one_rectangle_per_chosen_image():
-    import torch
-
-    from twistfm.train import _erase
-
-    x = torch.ones(64, 1, 28, 28)
-    out = _erase(x, torch.Generator().manual_seed(0), 1.0)
-    erased = (out == 0).squeeze(1)
-    for image in erased:
-        rows, cols = torch.nonzero(image.any(1)).flatten(), torch.nonzero(image.any(0)).flatten()
-        assert image.sum() == len(rows) * len(cols)  # one filled rectangle
-        assert 0.02 * 784 * 0.5 <= image.sum() <= 0.25 * 784 * 1.5
-    assert (_erase(x, torch.Generator().manual_seed(0), 0.0) == 1).all()
 
 
 def test_ema_weights_are_what_is_evaluated_and_saved(tmp_path, tiny_dataset):

@@ -1,6 +1,6 @@
 """The public API a notebook uses: load the data, train, encode, analyse, run the study, open a run.
 
-A thin layer over the library (:mod:`twistfm.pipeline`, :mod:`twistfm.encode`,
+A thin layer over the library (:mod:`twistfm.workflows`, :mod:`twistfm.encode`,
 :mod:`twistfm.analysis`, :mod:`twistfm.report`): each call returns a result that shows
 itself in a notebook (``_repr_html_``: a short table and a figure or thumbnails) and has a
 one-line ``repr``. Nothing prints unless asked (``verbose=True``, or ``log=`` a callable
@@ -29,20 +29,16 @@ Usage
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .data.dataset import Dataset
-from .errors import OptionError, RunError
+from .errors import OptionError
 
 if TYPE_CHECKING:
 
-    from .analysis import Analysis
     from .data import DataSpec
     from .models import ModelRecord
     from .report.notebook import AnalysisResult, Encoding, Run, Study
@@ -189,7 +185,7 @@ def train(model: str, data: Dataset, recipe: str | None = None, *, runs_root: Pa
         result = fit(config, data, None, callbacks=callbacks, log=log)
         return Run(None, config, result.model, result.history, result.metrics, _record(config, data), data)
     from .data import DataSpec
-    from .pipeline import train as train_run
+    from .workflows import train as train_run
 
     found = _source(data)
     spec, full = found if found is not None else (DataSpec(), data)
@@ -208,19 +204,14 @@ def open_run(path: PathLike) -> Run:
 
     Its data is read from the source it recorded, when first needed, and checked unchanged.
     """
-    from .data import DataSpec
     from .report.notebook import Run
     from .runs import RunDir
-    from .schema import from_json
-    from .train import TrainConfig
+    from .workflows.training import train_config
 
     run = RunDir.open(path, kind="train")
-    config = run.config()
-    where = str(run / RunDir.CONFIG)
-    train_config = TrainConfig.from_json(config.get("train"), f"{where}: train")
-    spec = from_json(DataSpec, config.get("data"), f"{where}: data")
+    config, spec = train_config(run)
     model, record = run.load_model()
-    return Run(run.path, train_config, model, run.history(), run.metrics(), record, spec=spec)
+    return Run(run.path, config, model, run.history(), run.metrics(), record, spec=spec)
 
 
 # ------------------------------------------------------------------ encoding
@@ -275,22 +266,16 @@ def analyse(run: Run | PathLike, *, verbose: bool = False, log: Log = None, **op
     config = AnalysisConfig(**options)
     log = _logger(verbose, log)
     if not isinstance(run, Run):
-        from .pipeline import analyse_run
+        from .workflows import analyse_run
 
         opened = open_run(run)
         analysis, _ = analyse_run(opened.path, config, log=log)
         return AnalysisResult(analysis, opened.data.split(config.points)[0], opened)
-    from .encode import check_layer
-    from .pipeline import compute_analysis
+    from .analysis import check_analysis, compute_analysis
 
-    ds = run.data
-    if config.layer is not None:
-        check_layer(run.model, config.layer)
-    config.check(len(ds.x_test))
-    if len(np.unique(ds.y_test)) < 2:
-        raise OptionError(f"the test split has only one label ({ds.y_test[0]}); clustering scores need at least 2")
-    analysis = compute_analysis(run.model, run._record, ds, config, _quiet(log))
-    return AnalysisResult(analysis, ds.split(config.points)[0], run)
+    check_analysis(run.model, run.data, config)
+    analysis = compute_analysis(run.model, run._record, run.data, config, _quiet(log))
+    return AnalysisResult(analysis, run.data.split(config.points)[0], run)
 
 
 # ------------------------------------------------------------------ the study, and its report
@@ -299,13 +284,9 @@ def analyse(run: Run | PathLike, *, verbose: bool = False, log: Log = None, **op
 def study_command(preset: str, data: DataSpec, *, seed: int = 0, seeds: int = 1, epochs: int | None = None,
                   runs_root: PathLike = "runs") -> str:
     """The ``twistfm run`` command line that runs this study."""
-    words = ["twistfm", "run", "--preset", preset]
-    for option, value, default in (("--seed", seed, 0), ("--seeds", seeds, 1), ("--epochs", epochs, None),
-                                   ("--n-train", data.n_train, None), ("--n-test", data.n_test, None),
-                                   ("--csv-dir", data.csv_dir, None), ("--data-dir", data.data_dir, None)):
-        if value != default:
-            words += [option, str(value)]
-    return shlex.join([*words, *data.reading_options(), "--runs", str(runs_root)])
+    from .workflows import study_command as command
+
+    return command(preset, data, seed=seed, seeds=seeds, epochs=epochs, runs_root=runs_root)
 
 
 def run_study(preset: str = "quick", data: Dataset | None = None, *, seed: int = 0, seeds: int = 1,
@@ -329,8 +310,8 @@ def run_study(preset: str = "quick", data: Dataset | None = None, *, seed: int =
     log : callable, optional
     """
     from .data import DataSpec
-    from .pipeline import run_study as study
     from .report.notebook import Study
+    from .workflows import run_study as study
 
     if data is None:
         spec = DataSpec()
@@ -359,92 +340,11 @@ def rebuild_report(path: PathLike, *, verbose: bool = False, log: Log = None) ->
     RunError
         If the folder is neither, or a run has no analysis yet.
     """
-    from .runs import RunDir
+    from .sweep import train_command
+    from .workflows import rebuild_report as rebuild
 
-    folder = RunDir.open(path)
-    kind = folder.config()["kind"]
-    if kind not in ("study", "train"):
-        raise RunError(f"{folder / RunDir.CONFIG}: a {kind} folder; give a study folder (twistfm run) or a run "
-                       "folder (twistfm train)")
+    built = rebuild(path, train_command=train_command)
     log = _logger(verbose, log)
-    built = _study_report(folder) if kind == "study" else _run_report(folder)
     if log:
         log(f"report: {built}")
     return built
-
-
-def _model_report(label: str, run: Any) -> Any:
-    from .report import figures as F
-    from .report.html import ModelReport
-    from .runs import RunDir
-
-    figures = {name: run.figure(name).read_bytes() for name in (F.LOSS, F.ACCURACY, F.CONFUSION)
-               if run.figure(name).is_file()}
-    return ModelReport(label=label, summary=(run / RunDir.SUMMARY).read_text(encoding="utf-8"),
-                       metrics=run.metrics(), figures=figures)
-
-
-def _analysis_parts(run: Run) -> tuple[Analysis, dict[str, bytes], Any]:
-    """A run's analysis on disk, its figures (PNG bytes by name) and its explorer."""
-    from .pipeline import load_analysis
-    from .report.explorer import explorer_part
-    from .runs import RunDir
-
-    analysis = load_analysis(run.path)
-    figures = {p.stem: p.read_bytes() for p in sorted(RunDir(run.path).analysis_file(RunDir.FIGURES).glob("*.png"))}
-    images = run.data.split(analysis.config.points)[0]
-    return analysis, figures, explorer_part(analysis, images, analysis.discovery)
-
-
-def _study_report(folder: Any) -> Path:
-    from .data import DataSpec
-    from .pipeline import PRESETS
-    from .report import figures as F
-    from .report.html import StudyReport, build_report
-    from .runs import RunDir
-    from .schema import from_json
-
-    config, summary = folder.config(), folder.read_json(RunDir.SUMMARY_JSON)
-    compare = RunDir(folder / RunDir.COMPARE)
-    rows, analyzed = summary["comparison"], config["analyzed"]
-    firsts = {r["model"]: r for r in reversed(rows)}
-    runs = {label: RunDir.open(compare / r["run"], kind="train") for label, r in reversed(firsts.items())}
-    run = open_run(runs[analyzed].path)
-    analysis, figures, explorer = _analysis_parts(run)
-    data = from_json(DataSpec, config["data"], str(folder / RunDir.CONFIG))
-    command = study_command(config["preset"], data, seed=config["seed"], seeds=config["seeds"],
-                            epochs=config["epochs"], runs_root=folder.path.parent)
-    preset = PRESETS.get(config["preset"])
-    return build_report(folder / RunDir.REPORT, StudyReport(
-        title=f"Twisted Fashion-MNIST study ({config['preset']} preset)", command=command, config=config,
-        data_source=run.data.source, label_counts=run.data.describe(), val_split=run.config.val_split,
-        models=[_model_report(label, r) for label, r in runs.items()], comparison=rows, stats=summary["stats"],
-        comparison_figure=compare.figure(F.COMPARISON).read_bytes(), analyzed=analyzed, analysis=analysis,
-        analysis_figures=figures, test_images=run.data.x_test, explorer=explorer,
-        elapsed_seconds=float(summary.get("elapsed_seconds", 0.0)),
-        notes=([f"Preset '{config['preset']}': {preset.description}."] if preset else [])
-        + ["This report was rebuilt from the study folder by 'twistfm report'."]))
-
-
-def _run_report(folder: Any) -> Path:
-    from .pipeline import comparison_stats
-    from .report import figures as F
-    from .report.html import StudyReport, build_report
-    from .runs import RunDir
-    from .sweep import train_command
-
-    run = open_run(folder.path)
-    analysis, figures, explorer = _analysis_parts(run)
-    m = run.metrics
-    row = {"model": run.config.model, "seed": run.config.seed, "test_acc": round(m["test_acc"], 4),
-           "test_loss": round(m["test_loss"], 4), "training_seconds": round(m["training_seconds"], 1),
-           "parameters": m["parameters"], "train_images_per_second": round(m["train_images_per_second"], 1),
-           "run": folder.name}
-    comparison = F.png(F.comparison_figure({run.config.model: run._rows}))
-    return build_report(folder / RunDir.REPORT, StudyReport(
-        title=f"Twisted Fashion-MNIST: {run.config.model} ({folder.name})", command=train_command(run.config, run._spec),
-        config=folder.config(), data_source=run.data.source, label_counts=run.data.describe(),
-        val_split=run.config.val_split, models=[_model_report(run.config.model, folder)], comparison=[row],
-        stats=comparison_stats([row]), comparison_figure=comparison, analyzed=run.config.model, analysis=analysis,
-        analysis_figures=figures, test_images=run.data.x_test, explorer=explorer,
-        notes=["This report of one run was built from its folder by 'twistfm report'."]))

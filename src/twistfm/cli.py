@@ -1,4 +1,4 @@
-"""The command line: a thin Typer layer over :mod:`twistfm.pipeline`. Each command is one library call.
+"""The command line: a thin Typer layer over :mod:`twistfm.workflows`. Each command is one library call.
 
 A user error (any :class:`~twistfm.errors.TwistfmError`, a bad option) prints one line and
 exits with code 2; a command stopped by Ctrl-C exits with 130, by SIGTERM with 143
@@ -51,7 +51,7 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 def data_info(**data: Any) -> None:
     """Where the data comes from, split sizes, label counts and the classes behind each label."""
     from .data import CLASS_NAMES, MYSTERY_OF_CLASS
-    from .pipeline import data_info as info
+    from .workflows import data_info as info
 
     dataset, rows = info(options.data_spec(data))
     out.print(f"source: {dataset.source}")
@@ -74,7 +74,7 @@ def data_info(**data: Any) -> None:
 def data_export(out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the CSV files into.")],
                 data_dir: DataDir = None) -> None:
     """Write the twisted data as the seeds' CSV files (byte for byte), plus the original classes."""
-    from .pipeline import export_data
+    from .workflows import export_data
 
     for path in export_data(out_dir, str(data_dir) if data_dir else None):
         out.print(f"{path}  {path.stat().st_size:,} bytes")
@@ -107,7 +107,7 @@ def train_cmd(
     **values: Any,
 ) -> int | None:
     """Train one model; writes a run folder with weights, history, metrics and figures."""
-    from . import pipeline
+    from . import workflows
     from .distributed import launch
     from .train import TrainConfig
 
@@ -122,11 +122,11 @@ def train_cmd(
         if named:
             raise OptionError(f"--resume takes no other training options (got {', '.join(named)}): the run's "
                               "config.json decides them; start a new run to change them")
-        result = pipeline.resume(resume)
+        result = workflows.resume(resume)
     else:
         if model is None:
             raise OptionError("train needs a MODEL name (see 'twistfm models') or --resume RUN")
-        result = pipeline.train(TrainConfig(model=model, **given), options.data_spec(values), runs_root=runs)
+        result = workflows.train(TrainConfig(model=model, **given), options.data_spec(values), runs_root=runs)
     m = result.metrics
     if not m:  # a training process other than 0: process 0 reports
         return None
@@ -155,7 +155,7 @@ def compare_cmd(
     **values: Any,
 ) -> None:
     """Train several models and write a comparison table (Markdown, CSV) and figure."""
-    from . import pipeline
+    from . import workflows
     from .train import TrainConfig
 
     given = options.training_overrides(values)
@@ -163,12 +163,12 @@ def compare_cmd(
         if set(given) - {"seed"}:
             raise OptionError(f"--preset {preset} decides the training options (got "
                               f"{', '.join(options.flag(k) for k in given if k != 'seed')}); give model names to choose them")
-        configs = pipeline.compare_preset(preset, given.get("seed", TrainConfig(model="").seed))
+        configs = workflows.compare_preset(preset, given.get("seed", TrainConfig(model="").seed))
     elif models:
         configs = {m: TrainConfig(model=m, **given) for m in models}
     else:
         raise OptionError("compare needs model names or --preset seed")
-    comparison = pipeline.compare(configs, options.data_spec(values), seeds=seeds, runs_root=runs)
+    comparison = workflows.compare(configs, options.data_spec(values), seeds=seeds, runs_root=runs)
     _print_rows(comparison.stats if seeds > 1 else comparison.rows)
     out.print(f"comparison: {comparison.folder}")
 
@@ -206,7 +206,7 @@ def run_cmd(
     **data: Any,
 ) -> None:
     """The whole study: train and compare, encode the best layer, analyse, decode, write report.html."""
-    from .pipeline import run_study
+    from .workflows import run_study
 
     result = run_study(preset, options.data_spec(data), seed=seed, seeds=seeds, epochs=epochs, runs_root=runs)
     if seeds > 1:
@@ -224,7 +224,7 @@ def run_cmd(
 @app.command("layers")
 def layers_cmd(run: RunArgument) -> None:
     """List a trained model's layers with output shapes (the names 'encode --layer' takes)."""
-    from .pipeline import run_layers
+    from .workflows import run_layers
 
     record, rows = run_layers(run)
     table = Table("layer", "type", "output shape", "parameters", title=record.name)
@@ -240,7 +240,7 @@ def encode_cmd(
     split: Annotated[str, typer.Option(help="test, train or all.")] = "test",
 ) -> None:
     """Save a split's encoding (N x d float32) and labels into RUN/encoding."""
-    from .pipeline import encode_run
+    from .workflows import encode_run
 
     path, (n, d) = encode_run(run, layer, split)
     out.print(f"encoding {n} x {d} -> {path}")
@@ -261,7 +261,7 @@ def analyze_cmd(
 ) -> None:
     """Layer choice, encoding, PCA, t-SNE, K-means, DBSCAN, galleries, decoding and ambiguous images."""
     from .analysis import AnalysisConfig
-    from .pipeline import analyse_run
+    from .workflows import analyse_run
 
     analysis, _ = analyse_run(run, AnalysisConfig(layer=layer, k=k, eps=eps, min_samples=min_samples,
                                                   perplexity=perplexity, use_umap=umap, seed=seed))
@@ -283,8 +283,8 @@ def discover_cmd(
     seed: Seed = 0,
 ) -> None:
     """Find, from the encoding alone, the groups of images inside each label; writes RUN/discovery.csv."""
-    from .pipeline import discover_run
     from .progress import say
+    from .workflows import discover_run
 
     discovery = discover_run(run, layer=layer, split=split, max_groups=max_groups, seed=seed,
                              log=None if as_json else say)
@@ -310,7 +310,7 @@ def export_table_cmd(
     out_file: Annotated[Path, typer.Option("--out", help="The Parquet file to write (e.g. run.parquet).")],
 ) -> None:
     """One row per analysed image (image, split, label, prediction, clusters, class, projections, neighbours)."""
-    from .pipeline import export_table
+    from .workflows import export_table
 
     path = export_table(run, out_file)
     out.print(f"{path}  {path.stat().st_size:,} bytes")
@@ -327,7 +327,7 @@ def decode_cmd(
 ) -> None:
     """Name each label by the original Fashion-MNIST classes behind it."""
     from .data import CLASS_NAMES
-    from .pipeline import decode
+    from .workflows import decode
 
     decoding = decode(options.data_spec(data), seed)
     if as_json:

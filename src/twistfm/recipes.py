@@ -1,6 +1,7 @@
-"""Every named training recipe, defined once: the seeds' runs, ours, and the reference classifier.
+"""Every named training recipe, defined once (the seeds' runs, ours, the reference classifier), and the study presets.
 
-Presets, benchmarks and tests take their training settings from here by name. What the
+Presets, benchmarks and tests take their training settings from here by name; a preset of
+``twistfm run`` or ``twistfm compare`` names the recipe of each model it trains. What the
 seeds left open is filled with the defaults of the Keras they used (learning rate 1e-3 for
 Adam, 0.01 for SGD); the momentum of the SGD runs is our choice, written down here. Every
 recipe trains in the precision the machine computes fastest (``precision="auto"``:
@@ -15,7 +16,8 @@ from typing import Any
 from .errors import OptionError
 from .train import TrainConfig
 
-__all__ = ["Recipe", "RECIPES", "recipe"]
+__all__ = ["Recipe", "RECIPES", "recipe", "StudyPreset", "PRESETS", "COMPARE_PRESETS", "study_preset",
+           "compare_preset"]
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,52 @@ def recipe(name: str, **overrides: Any) -> TrainConfig:
     except KeyError:
         raise OptionError(f"unknown recipe {name!r}; choose one of: {', '.join(RECIPES)}") from None
     return replace(config, **overrides) if overrides else config
+
+
+# ------------------------------------------------------------------ presets: which recipes a study trains
+
+
+@dataclass(frozen=True)
+class StudyPreset:
+    """Models to train (study label -> recipe name), and which one's encoding the analysis studies."""
+
+    models: dict[str, str]
+    analyzed: str
+    description: str
+
+    def configs(self, seed: int, epochs: int | None = None) -> dict[str, TrainConfig]:
+        """Each model's training config, with ``seed`` and (when given) ``epochs`` set."""
+        return {label: recipe(name, seed=seed, **({"epochs": epochs} if epochs else {}))
+                for label, name in self.models.items()}
+
+
+_SEED_MODELS = {"cm1-adam": "seed-cm1-adam", "cm1-sgd": "seed-cm1-sgd", "model-a": "seed-model-a",
+                "model-b": "seed-model-b", "leaky": "seed-leaky"}
+
+#: Presets of ``twistfm run``.
+PRESETS: dict[str, StudyPreset] = {
+    "quick": StudyPreset({"cm1": "quick-cm1", "tfm-small": "quick"}, "tfm-small",
+                         "cm1 as a baseline and our narrow network, in a few minutes on a 2-core CPU"),
+    "seed": StudyPreset(_SEED_MODELS, "model-a",
+                        "both seeds' five training runs; the analysis encodes model-a, as seed 002 did"),
+    "best": StudyPreset({"cm1": "seed-cm1-adam", "tfm-res": "best"}, "tfm-res",
+                        "our fast high-accuracy recipe (about 20 minutes of training on a 2-core CPU)"),
+}
+#: Presets of ``twistfm compare``.
+COMPARE_PRESETS: dict[str, StudyPreset] = {"seed": PRESETS["seed"]}
+
+
+def _preset(name: str, presets: dict[str, StudyPreset]) -> StudyPreset:
+    if name not in presets:
+        raise OptionError(f"--preset {name!r}: choose one of {', '.join(presets)}")
+    return presets[name]
+
+
+def study_preset(name: str) -> StudyPreset:
+    """The ``twistfm run`` preset ``name``; OptionError names the presets when there is none."""
+    return _preset(name, PRESETS)
+
+
+def compare_preset(name: str, seed: int = 0) -> dict[str, TrainConfig]:
+    """The training configs of a ``twistfm compare`` preset."""
+    return _preset(name, COMPARE_PRESETS).configs(seed)

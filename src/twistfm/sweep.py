@@ -1,7 +1,7 @@
 """Hyper-parameter sweeps on Ray Tune: every trial an ordinary twistfm run folder, chosen on validation accuracy.
 
 A sweep starts from a named recipe, samples the spec's search space (choices, uniform,
-log-uniform), trains each trial through :func:`twistfm.pipeline.train`, reports its
+log-uniform), trains each trial through :func:`twistfm.workflows.train`, reports its
 validation accuracy after every epoch through a training callback, and lets ASHA stop the
 trials that fall behind. It runs on this machine (a local Ray with its cores) or on a
 cluster (``address``), and resumes after an interruption. Ray Tune is an optional extra:
@@ -189,7 +189,7 @@ def _trainable(params: dict[str, Any], *, spec_json: dict[str, Any], trials: lis
     """One trial: an ordinary training run that reports validation accuracy to Tune after every epoch."""
     from ray import tune
 
-    from .pipeline import train
+    from .workflows import train
 
     spec = from_json(SweepSpec, spec_json, "sweep spec")
     config = spec.base({**trials[int(params["index"])], "threads": threads})

@@ -104,7 +104,7 @@ class StudyReport:
     comparison : list of dict
         Rows of the comparison table, one per trained run.
     stats : list of dict
-        Per model: its test accuracy over its seeds (see :func:`twistfm.pipeline.comparison_stats`).
+        Per model: its test accuracy over its seeds (see :func:`twistfm.workflows.comparison_stats`).
     comparison_figure : bytes
     analyzed : str
         Label of the analysed model.

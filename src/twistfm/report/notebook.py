@@ -71,7 +71,9 @@ class Run:
     def data(self) -> Dataset:
         """The images the model was trained and tested on (read from the run's recorded source when opened)."""
         if self._data is None:
-            self._data = self._spec.load_checked(str(Path(self.path) / "config.json"))
+            from ..runs import RunDir
+
+            self._data = self._spec.load_checked(str(Path(self.path) / RunDir.CONFIG))
         return self._data
 
     @property
