@@ -137,3 +137,19 @@ def test_a_poor_clustering_is_said_to_be_poor_and_not_shown_and_a_good_one_is_sh
             assert (f"coloured by {title} cluster" in scatter) is shown
         if name == "dbscan":   # DBSCAN's k-distance curve goes with it
             assert ("The k-distance curve" in text) is shown
+
+
+def test_a_report_on_images_of_unknown_classes_names_no_class_and_points_at_the_groups(named, tmp_path):
+    analysis, images = named
+    unknown = np.full(len(analysis.labels), -1)
+    decoding = decode_labels(analysis.labels, unknown, {"unknown": len(unknown)}, names=NAMES)
+    blind = dataclasses.replace(analysis, decoding=decoding)
+    report = build_report(tmp_path / "report.html", _study(blind, images)).read_text()
+    answer = report[report.index('<section id="summary">'):report.index('<section id="data">')]
+    meaning = report[report.index('<section id="meaning">'):report.index('<section id="ambiguous">')]
+    assert "Fashion-MNIST" not in answer and "the check finds" not in answer
+    assert "The original classes of these images are not known" in answer
+    assert f"The original class of none of the {len(unknown):,} images is known" in meaning
+    assert "no class is mostly here" not in meaning
+    named_report = build_report(tmp_path / "named.html", _study(analysis, images)).read_text()
+    assert "Each label is named by the original Fashion-MNIST classes" in named_report

@@ -72,7 +72,8 @@ def answer(study: StudyReport) -> str:
              ("mystery labels", str(len(facts.labels)), f"together named by {facts.n_classes} original classes" if
               facts.n_classes else "no original class is known", "labels"),
              ("groups found blind", str(kinds) if kinds is not None else "-",
-              f"inside the labels' test images, from the encoding alone; the check finds {facts.n_classes} classes"
+              "inside the labels' test images, from the encoding alone"
+              + (f"; the check finds {facts.n_classes} classes" if facts.n_classes else "")
               if kinds is not None else "discovery was not run", "kinds"),
              ("study time", f"{study.elapsed_seconds / 60:.1f} min", "on this machine", "time")]
     out = '<div class="cards">' + "".join(
@@ -80,7 +81,10 @@ def answer(study: StudyReport) -> str:
         f"{html.escape(sub)}</span></div>" for t, v, sub, key in cards) + "</div>"
     out += ("<p>Each label is named by the original Fashion-MNIST classes most of whose images carry it (the check, "
             "which uses the classes); beside it, the groups found inside it <em>blind</em>, without the classes. "
-            "Under each name, a percentage is the share of that class's images that carry the label.</p>")
+            "Under each name, a percentage is the share of that class's images that carry the label.</p>"
+            if facts.n_classes else
+            "<p>The original classes of these images are not known, so no label is named by them: each label is "
+            "shown with the groups found inside it <em>blind</em>, from the images and labels alone.</p>")
     groups = {lg.label: lg for lg in analysis.discovery.per_label} if analysis.discovery else {}
     for meaning in analysis.decoding.labels:
         lg = groups.get(meaning.label)

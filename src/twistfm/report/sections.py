@@ -226,6 +226,11 @@ def galleries(study: StudyReport) -> str:
 
 def meaning(study: StudyReport) -> str:
     decoding = study.analysis.decoding
+    if not any(v for k, v in decoding.recovery.items() if k != "unknown"):
+        return (f"<p>The original class of none of the {sum(decoding.recovery.values()):,} images is known (the data "
+                "names no classes, and no image matches a Fashion-MNIST image), so no label can be named by classes. "
+                'What each label holds is the groups found inside it: see <a href="#inside">What the network sees '
+                "inside each label</a>.</p>")
     return ("<p>Each image's original Fashion-MNIST class was recovered (the check; "
             + html.escape(", ".join(f"{k}: {v:,}" for k, v in decoding.recovery.items()))
             + "); a label is named by the classes most of whose images carry it, with the share of each class that "
