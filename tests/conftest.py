@@ -102,3 +102,20 @@ def assert_cli_error(result: tuple[int, str, str], *fragments: str, code: int = 
     assert "Traceback" not in stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def start_chromium(profile: Path, **capabilities: object):
+    """Debian's headless chromium through chromedriver, with a fresh profile and the given capabilities."""
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1400,1000", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    for name, value in capabilities.items():
+        options.set_capability(name, value)
+    return webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)

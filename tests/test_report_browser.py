@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REAL_DATA, run_cli, split_dataset, synthetic_images, write_csv_dir
+from conftest import REAL_DATA, run_cli, split_dataset, start_chromium, synthetic_images, write_csv_dir
 from twistfm.report.figures import MIN_SCALE
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -55,17 +55,7 @@ def report(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chrome-profile')}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver = start_chromium(tmp_path_factory.mktemp("chrome-profile"), **{"goog:loggingPrefs": {"browser": "ALL"}})
     driver.set_script_timeout(60)
     yield driver
     driver.quit()

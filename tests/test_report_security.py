@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_cli, synthetic_images
+from conftest import run_cli, start_chromium, synthetic_images
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -48,18 +48,9 @@ def report(tmp_path_factory) -> tuple[Path, str]:
 
 @pytest.fixture(scope="module")
 def page(report, tmp_path_factory):
-    from selenium import webdriver
     from selenium.common.exceptions import NoAlertPresentException
-    from selenium.webdriver.chrome.service import Service
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chrome-profile')}"):
-        options.add_argument(flag)
-    options.set_capability("unhandledPromptBehavior", "ignore")
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver = start_chromium(tmp_path_factory.mktemp("chrome-profile"), unhandledPromptBehavior="ignore")
     driver.set_page_load_timeout(120)
     try:
         driver.get(report[0].as_uri())
