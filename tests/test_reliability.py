@@ -408,13 +408,14 @@ def test_ctrl_c_while_discover_writes_its_files_lets_them_all_change(tmp_path, d
 
 
 @pytest.mark.realdata
-def test_ctrl_c_during_export_leaves_whole_files(tmp_path):
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_an_interrupted_export_leaves_whole_files(tmp_path, sig, code):
     from conftest import REAL_DATA
 
     if not REAL_DATA:
         pytest.skip("Fashion-MNIST archives are not installed")
-    result = _ctrl_c_at("twistfm.data.csv", "write_images_csv", 1, "data", "export", "--out", str(tmp_path / "out"))
-    assert _stopped_line(result) == (f"stopped: interrupted during the export to {tmp_path / 'out'}: the files finished "
+    result = _signal_at(sig, "twistfm.data.csv", "write_images_csv", 1, "data", "export", "--out", str(tmp_path / "out"))
+    assert _stopped_line(result, code) == (f"stopped: interrupted during the export to {tmp_path / 'out'}: the files finished "
                                      "so far are complete and the one being written was discarded; run the command "
                                      "again to write them all")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["class_train.csv", "x_train.csv", "y_train.csv"]
@@ -433,3 +434,74 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path):
     assert str(info.value) == (f"{target}: cannot write (No space left on device); free some disk space, then run the "
                                "command again")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_during_export_table_keeps_the_earlier_table(tmp_path, analysed):
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "points.parquet"
+    out.write_bytes(b"an earlier table")
+    result = _signal_at("SIGTERM", "twistfm.workflows.export", "_table_columns", 0, "export-table", str(analysed),
+                        "--out", str(out))
+    assert _stopped_line(result, 143) == f"stopped: interrupted while writing {out}: nothing was written; run it again"
+    assert out.read_bytes() == b"an earlier table"
+    assert list(tmp_path.iterdir()) == [out], "no temporary file is left"
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory, analysed):
+    run = tmp_path_factory.mktemp("reported") / analysed.name
+    shutil.copytree(analysed, run, symlinks=True)
+    result = run_cli("report", str(run))
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+def test_sigterm_while_rebuilding_a_report_keeps_the_previous_one(tmp_path, reported):
+    run = tmp_path / reported.name
+    shutil.copytree(reported, run, symlinks=True)
+    before = (run / "report.html").read_bytes()
+    result = _signal_at("SIGTERM", "twistfm.workflows.study", "explorer_part", 0, "report", str(run))
+    assert _stopped_line(result, 143) == (f"stopped: interrupted while rebuilding the report of {run}: the previous "
+                                          f"report.html is kept; run 'twistfm report {run}' again")
+    assert (run / "report.html").read_bytes() == before
+    assert not list(run.rglob("*.tmp")) and not (run / ".lock").exists()
+
+
+def test_report_refuses_a_folder_another_command_is_writing(tmp_path, reported):
+    from twistfm.lock import hold
+
+    run = tmp_path / reported.name
+    shutil.copytree(reported, run, symlinks=True)
+    before = (run / "report.html").read_bytes()
+    with hold(run / ".lock", "twistfm analyze"):
+        result = run_cli("report", str(run))
+    assert_one_line_error(result, f"{run}: in use by 'twistfm analyze' (PID {os.getpid()}")
+    assert (run / "report.html").read_bytes() == before
+
+
+_STUDY_STAGES = {
+    "training": ("twistfm.training.loop", "lr_at", 3),
+    "analysis": ("twistfm.analysis.compute", "tsne", 0),
+    "report": ("twistfm.workflows.study", "explorer_part", 0),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", list(_STUDY_STAGES))
+def test_sigterm_in_each_stage_of_a_study_stops_cleanly(tmp_path, analysed, stage):
+    csv = analysed.parent.parent / "csv"
+    command = ["run", "--epochs", "1", "--csv-dir", str(csv), "--runs", str(tmp_path / "r")]
+    result = _signal_at("SIGTERM", *map(str, _STUDY_STAGES[stage]), *command)
+    (study,) = (tmp_path / "r").iterdir()
+    line = _stopped_line(result, 143)
+    assert not list(study.rglob("*.tmp")) and not list(study.rglob(".lock")), "a clean stop leaves nothing behind"
+    assert not (study / "report.html").exists()
+    if stage != "report":
+        assert line.startswith(f"stopped: interrupted during the study in {study}: it is incomplete; start it again "
+                               "with 'twistfm run --epochs 1"), line
+        return
+    assert line == (f"stopped: interrupted while writing the report of the study in {study}: its models and analysis "
+                    f"are complete; write the report with 'twistfm report {study}'")
+    again = run_cli("report", str(study))
+    assert again.returncode == 0, again.stderr
+    assert "Explore every image" in (study / "report.html").read_text()

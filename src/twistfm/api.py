@@ -343,8 +343,8 @@ def rebuild_report(path: PathLike, *, verbose: bool = False, log: Log = None) ->
     from .sweep import train_command
     from .workflows import rebuild_report as rebuild
 
-    built = rebuild(path, train_command=train_command)
     log = _logger(verbose, log)
+    built = rebuild(path, train_command=train_command, log=log)
     if log:
         log(f"report: {built}")
     return built

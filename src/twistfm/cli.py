@@ -346,9 +346,11 @@ def decode_cmd(
 def report_cmd(folder: Annotated[Path, typer.Argument(
         help="A study folder (twistfm run) or an analysed run folder (twistfm train, then analyze).")]) -> None:
     """Rebuild report.html from what is on disk (after a re-analysis, or an upgrade)."""
-    from .api import rebuild_report
+    from .progress import say
+    from .sweep import train_command
+    from .workflows import rebuild_report
 
-    out.print(f"report: {rebuild_report(folder)}")
+    out.print(f"report: {rebuild_report(folder, train_command=train_command, log=say)}")
 
 
 def main() -> None:

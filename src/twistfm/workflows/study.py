@@ -23,7 +23,7 @@ from ..report.html import ModelReport, StudyReport, build_report
 from ..runs import RunDir
 from ..schema import from_json, to_json
 from ..train import TrainConfig, TrainResult
-from .common import Log
+from .common import Log, interrupted
 from .comparison import compare, comparison_row, comparison_stats
 from .per_run import analyse_run, load_analysis, run_dataset
 from .training import train_config
@@ -67,23 +67,34 @@ def run_study(preset: str = "quick", data: DataSpec = DataSpec(), *, seed: int =
     configs, full, analysis_config = _checked_study(preset, data, seed, epochs)
     folder = RunDir.create(f"study-{preset}", runs_root)
     command = command or "twistfm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    analyzed = study_preset(preset).analyzed
     study_config = {"preset": preset, "seed": seed, "seeds": seeds, "epochs": epochs, "data": to_json(data.resolve(full)),
-                    "analyzed": analyzed, "models": {k: c.to_json() for k, c in configs.items()}}
-    folder.write_config("study", study_config)
+                    "analyzed": study_preset(preset).analyzed, "models": {k: c.to_json() for k, c in configs.items()}}
+    with folder.lock("twistfm run", log):
+        folder.write_config("study", study_config)
+        return _study_stages(folder, study_config, configs, data, full, analysis_config, command, start, log)
+
+
+def _study_stages(folder: RunDir, study_config: dict[str, Any], configs: dict[str, TrainConfig], data: DataSpec,
+                  full: Dataset, analysis_config: AnalysisConfig, command: str, start: float, log: Log) -> StudyResult:
+    """Train and compare, analyse, then write ``summary.json`` and the report (which can be rebuilt from it)."""
+    analyzed = study_config["analyzed"]
     try:
-        comparison = compare(configs, data, seeds=seeds, out=folder / RunDir.COMPARE, dataset=full, log=log)
+        comparison = compare(configs, data, seeds=study_config["seeds"], out=folder / RunDir.COMPARE, dataset=full,
+                             log=log)
         if log:
             log(f"== analysing the encoding of {analyzed}")
         analysis, figures = analyse_run(comparison.results[analyzed].run.path, analysis_config, dataset=full, log=log)
     except (KeyboardInterrupt, Interrupted):
         raise Interrupted(f"interrupted during the study in {folder}: it is incomplete; start it again with "
                           f"'{command}'") from None
-    report = _write_report(folder, study_config, command, full.subset(data.n_train, data.n_test), comparison.rows,
-                           comparison.stats, analysis, figures, elapsed=time.perf_counter() - start)
-    write_json(folder / RunDir.SUMMARY_JSON, {"report": str(report), "comparison": comparison.rows,
+    report_path = folder / RunDir.REPORT
+    write_json(folder / RunDir.SUMMARY_JSON, {"report": str(report_path), "comparison": comparison.rows,
                                               "stats": comparison.stats, "meaning": analysis.decoding.as_json(),
                                               "elapsed_seconds": time.perf_counter() - start})
+    with interrupted(lambda: f"interrupted while writing the report of the study in {folder}: its models and "
+                             f"analysis are complete; write the report with 'twistfm report {folder}'"):
+        report = _write_report(folder, study_config, command, full.subset(data.n_train, data.n_test), comparison.rows,
+                               comparison.stats, analysis, figures, elapsed=time.perf_counter() - start)
     return StudyResult(folder, report, comparison.rows, comparison.stats, analysis)
 
 
@@ -150,28 +161,31 @@ def _analysis_figures(run: RunDir) -> dict[str, bytes]:
     return {p.stem: p.read_bytes() for p in sorted(run.analysis_file(RunDir.FIGURES).glob("*.png"))}
 
 
-def rebuild_report(path: str | Path, *, train_command: Callable[[TrainConfig, DataSpec], str]) -> Path:
+def rebuild_report(path: str | Path, *, train_command: Callable[[TrainConfig, DataSpec], str], log: Log = None) -> Path:
     """Rebuild ``report.html`` of a study folder (``twistfm run``) or an analysed run folder from what is on disk.
 
     A study's report is rebuilt from its runs' files and the analysed run's current
     analysis (so after ``twistfm analyze`` it shows the new one); a run folder's report
     shows that one model and its analysis, with ``train_command`` (the ``twistfm train``
     line of a config and its data) as the line that repeats it. The old report is
-    replaced in one step.
+    replaced in one step, under the folder's lock (``log`` says when a killed holder's lock
+    is taken over).
 
     Raises
     ------
     RunError
-        If the folder is neither, or a run has no analysis yet.
+        If the folder is neither, a run has no analysis yet, or another command holds the
+        folder's lock.
     """
     folder = RunDir.open(path)
     kind = folder.config()["kind"]
-    if kind == "study":
-        return _rebuild_study(folder)
-    if kind == "train":
-        return _rebuild_run(folder, train_command)
-    raise RunError(f"{folder / RunDir.CONFIG}: a {kind} folder; give a study folder (twistfm run) or a run "
-                   "folder (twistfm train)")
+    if kind not in ("study", "train"):
+        raise RunError(f"{folder / RunDir.CONFIG}: a {kind} folder; give a study folder (twistfm run) or a run "
+                       "folder (twistfm train)")
+    with folder.lock("twistfm report", log), interrupted(
+            lambda: f"interrupted while rebuilding the report of {folder}: the previous report.html is kept; run "
+                    f"'twistfm report {folder}' again"):
+        return _rebuild_study(folder) if kind == "study" else _rebuild_run(folder, train_command)
 
 
 def _rebuild_study(folder: RunDir) -> Path:
