@@ -17,6 +17,7 @@ import twistfm
 from conftest import assert_cli_error, cli, split_dataset, synthetic_images, write_csv_dir
 from twistfm.errors import DataError, OptionError, RunError
 from twistfm.runs import HISTORY_FIELDS
+from twistfm.schema import split_arrays
 
 
 def _arrays(n_train: int = 600, n_test: int = 200, labels: int = 3):
@@ -337,3 +338,21 @@ def test_analyse_a_folder_writes_it_and_twistfm_report_builds_the_runs_report(tm
     page = (run.path / "report.html").read_text()
     assert "twistfm train cm1 " in page and "--epochs 1" in page and ">Explore every image" in page
     assert_cli_error(cli("report", str(tmp_path / "csv")), "not a twistfm run")
+
+
+def _same_analysis(a, b) -> bool:
+    (doc_a, arrays_a), (doc_b, arrays_b) = split_arrays(a.to_json()), split_arrays(b.to_json())
+    return doc_a == doc_b and arrays_a.keys() == arrays_b.keys() and all(
+        np.array_equal(arrays_a[k], arrays_b[k]) for k in arrays_a)
+
+
+def test_write_analysis_and_load_analysis_round_trip_an_analysis(tmp_path, memory_analysis):
+    from twistfm.runs import RunDir
+    from twistfm.workflows import load_analysis, write_analysis
+
+    folder = write_csv_dir(tmp_path / "csv", split_dataset(*synthetic_images(300, 3, seed=8), 200))
+    run = twistfm.train("cm1", twistfm.load_dataset(csv_dir=folder), epochs=1, runs_root=tmp_path / "runs")
+    written = write_analysis(RunDir(run.path), memory_analysis.analysis, {"pca": b"png bytes"})
+    assert _same_analysis(load_analysis(run.path), memory_analysis.analysis)
+    assert (written / "figures" / "pca.png").read_bytes() == b"png bytes"
+    assert (run.path / "analysis").resolve() == written.resolve()

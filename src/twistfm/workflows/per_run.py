@@ -38,7 +38,8 @@ from ..schema import join_arrays, split_arrays
 from .common import Log, interrupted, quiet
 from .training import train_config
 
-__all__ = ["run_layers", "encode_run", "analyse_run", "load_analysis", "discover_run", "run_dataset", "open_model_run"]
+__all__ = ["run_layers", "encode_run", "analyse_run", "load_analysis", "write_analysis", "discover_run", "run_dataset",
+           "open_model_run"]
 
 
 def open_model_run(path: str | Path) -> tuple[RunDir, nn.Module, ModelRecord]:
@@ -111,11 +112,17 @@ def _analyse_run(path: str | Path, config: AnalysisConfig, dataset: Dataset | No
         analysis = compute_analysis(model, record, ds, config, quiet(log))
         images = ds.split(config.points)[0]
         figures = {name: F.png(fig) for name, fig in F.analysis_figures(analysis, images, analysis.discovery).items()}
-        document, arrays = split_arrays(analysis.to_json())
-        files = {f"{RunDir.FIGURES}/{name}.png": data for name, data in figures.items()}
-        files.update({name: text.encode() for name, text in analysis_tables(analysis).items()})
-        run.write_analysis(document, arrays, files)
+        write_analysis(run, analysis, figures)
     return analysis, figures
+
+
+def write_analysis(run: RunDir, analysis: Analysis, figures: dict[str, bytes]) -> Path:
+    """Store ``analysis`` in ``run`` in one step (its JSON, its arrays, its tables and ``figures``, PNG bytes by
+    name), replacing the one it held; :func:`load_analysis` reads it back. Returns the new analysis folder."""
+    document, arrays = split_arrays(analysis.to_json())
+    files = {f"{RunDir.FIGURES}/{name}.png": data for name, data in figures.items()}
+    files.update({name: text.encode() for name, text in analysis_tables(analysis).items()})
+    return run.write_analysis(document, arrays, files)
 
 
 def load_analysis(path: str | Path) -> Analysis:
