@@ -118,3 +118,80 @@ def test_running_out_of_memory_in_an_analysis_is_one_line_and_damages_nothing(tm
     assert _digest(run) == before
     assert not list(run.rglob("*.tmp")) and not (run / ".lock").exists()
     assert run_cli("analyze", str(run)).returncode == 0
+
+
+# ---------------------------------------------------------------- a real full disk
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """Mounts a real filesystem (a tmpfs) of a given size in kB; skipped where this user may not mount one."""
+    mounted = []
+
+    def mount(size_kb: int) -> Path:
+        where = tmp_path / f"disk{len(mounted)}"
+        where.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(where)],
+                              capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory, trained) -> Path:
+    import shutil
+
+    run = tmp_path_factory.mktemp("analysed") / trained.name
+    shutil.copytree(trained, run)
+    result = run_cli("analyze", str(run))
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+def _size_kb(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) // 1024
+
+
+# command: the run to copy onto the disk (or None), the kB left free there, the command line.
+_FULL_DISK = {
+    "train": (None, 64, lambda disk, run, csv: ["train", "cm1", "--epochs", "1", "--csv-dir", str(csv),
+                                                "--runs", str(disk / "runs")]),
+    "analyze": ("trained", 400, lambda disk, run, csv: ["analyze", str(run)]),
+    "encode": ("trained", 200, lambda disk, run, csv: ["encode", str(run)]),
+    "report": ("analysed", 200, lambda disk, run, csv: ["report", str(run)]),
+    "export-table": (None, 16, lambda disk, run, csv: ["export-table", str(csv.parent / "run"), "--out",
+                                                       str(disk / "points.parquet")]),
+}
+
+
+@pytest.mark.parametrize("command", list(_FULL_DISK))
+def test_a_full_disk_in_each_writing_command_is_one_line_and_damages_nothing(tmp_path, small_disk, trained, analysed,
+                                                                              module_csv_dir, command):
+    import shutil
+
+    source, free_kb, argv = _FULL_DISK[command]
+    copied = {"trained": trained, "analysed": analysed}.get(source)
+    if command == "export-table":
+        pytest.importorskip("pyarrow")
+        shutil.copytree(analysed, tmp_path / "run", symlinks=True)
+        module_csv_dir = tmp_path / "csv"  # (only its parent is used: the run beside it)
+    disk = small_disk((_size_kb(copied) if copied else 0) + free_kb)
+    run = disk / "run"
+    if copied:
+        shutil.copytree(copied, run, symlinks=True)
+    before = _digest(disk)
+    line = _one_line(run_cli(*argv(disk, run, module_csv_dir)), progress=True)
+    assert line.startswith(f"error: {disk}/") and line.endswith(
+        ": cannot write (No space left on device); free some disk space, then run the command again"), line
+    after = _digest(disk)
+    assert {name: after[name] for name in before} == before, "every file that was there is unchanged"
+    assert not [name for name in after if name.endswith(".tmp")], after
+    assert not list(disk.rglob(".lock"))
+    if command == "analyze":
+        assert not list((run / ".analysis-versions").iterdir()), "the half-written analysis was removed"
