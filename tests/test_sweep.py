@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -82,12 +83,20 @@ def test_a_four_trial_sweep_stops_the_weak_early_and_writes_its_table(tmp_path, 
     assert any(r["stopped early"] == "True" for r in rows), rows
     assert all(r["stopped early"] == "False" for r in rows if float(r["lr"]) > 1e-3)
     for r in rows:
-        assert (Path(r["run"]) / "config.json").is_file(), "every trial is an ordinary run folder"
-        if r["stopped early"] == "False":
-            assert (Path(r["run"]) / "model.safetensors").is_file(), "a finished trial is a complete run"
-            assert not (Path(r["run"]) / "checkpoint.json").exists()
-            code, _, err = cli("layers", r["run"])
-            assert code == 0, err
+        run = Path(r["run"])
+        assert (run / "config.json").is_file(), "every trial is an ordinary run folder"
+        assert (run / "model.safetensors").is_file(), f"every trial, stopped early or not, is a complete run: {r}"
+        assert not (run / "checkpoint.json").exists() and not (run / "checkpoint.safetensors").exists()
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["epochs"] == int(r["epochs"]) == len((run / "history.csv").read_text().splitlines()) - 1
+        code, _, err = cli("layers", r["run"])
+        assert code == 0, err
+        if r["stopped early"] == "True":  # it says it ran N of 3 epochs, stopped by ASHA
+            assert int(r["epochs"]) < 3 and metrics["epochs_planned"] == 3, metrics
+            assert metrics["stopped_early"] is True and "ASHA" in metrics["stopped_by"]
+        else:
+            assert int(r["epochs"]) == 3 and metrics["stopped_early"] is False
+    assert all(r["note"] == "" for r in rows), rows
     assert (folder / "sweep.md").is_file()
     assert "best trial: twistfm train cm1 --lr 0.003" in result.stdout
 
@@ -115,6 +124,46 @@ def test_sigterm_stops_a_sweep_cleanly(tmp_path, spec):
     assert first.returncode == 143, first.stderr[-2000:]
     assert f"resume the sweep with 'twistfm sweep --resume {folder}'" in first.stderr.splitlines()[-1]
     assert "Traceback" not in first.stderr
+
+
+def test_a_trial_stopped_after_an_epoch_is_finished_as_a_complete_run_of_its_epochs(tmp_path, tiny_csv_dir):
+    """What the sweep does when ASHA stops a trial (no Ray needed): its checkpoint becomes the run's model."""
+    from twistfm.data import DataSpec
+    from twistfm.errors import Interrupted
+    from twistfm.recipes import recipe
+    from twistfm.sweep import _finish_stopped
+    from twistfm.train import every
+    from twistfm.workflows import train
+
+    def stop_after_first(event):
+        raise KeyboardInterrupt  # as when the trial's process is stopped after epoch 1's checkpoint
+
+    config = recipe("quick-cm1", seed=0, epochs=3, threads=1)
+    with pytest.raises(Interrupted):
+        train(config, DataSpec(csv_dir=str(tiny_csv_dir)), runs_root=tmp_path / "runs",
+              callbacks=[every("epoch", stop_after_first)], log=None)
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "checkpoint.json").is_file() and not (run / "model.safetensors").exists()
+    assert _finish_stopped(str(run)) == ""
+    assert (run / "model.safetensors").is_file() and not (run / "checkpoint.json").exists()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert (metrics["epochs"], metrics["epochs_planned"], metrics["stopped_early"]) == (1, 3, True)
+    assert json.loads((run / "config.json").read_text())["train"]["epochs"] == 3
+    assert len((run / "history.csv").read_text().splitlines()) == 2
+    assert all((run / "figures" / f).is_file() for f in ("loss.png", "accuracy.png", "confusion.png")), sorted(run.rglob("*.png"))
+    code, _, err = cli("layers", str(run))
+    assert code == 0, err
+    assert "training already finished" in _finish_stopped(str(run))
+    assert "no run folder" in _finish_stopped(None)
+
+    def stop_at_first_step(event):
+        raise KeyboardInterrupt  # stopped before any checkpoint exists
+
+    with pytest.raises(Interrupted):
+        train(config, DataSpec(csv_dir=str(tiny_csv_dir)), runs_root=tmp_path / "early", callbacks=[stop_at_first_step],
+              log=None)
+    (early,) = (tmp_path / "early").iterdir()
+    assert "no checkpoint (stopped before its first epoch ended)" in _finish_stopped(str(early))
 
 
 def test_sweep_without_ray_says_how_to_install_it(monkeypatch, spec):

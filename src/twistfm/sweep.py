@@ -3,9 +3,10 @@
 A sweep starts from a named recipe, samples the spec's search space (choices, uniform,
 log-uniform), trains each trial through :func:`twistfm.workflows.train`, reports its
 validation accuracy after every epoch through a training callback, and lets ASHA stop the
-trials that fall behind. It runs on this machine (a local Ray with its cores) or on a
-cluster (``address``), and resumes after an interruption. Ray Tune is an optional extra:
-``pip install 'twistfm[scale]'``.
+trials that fall behind; a stopped trial's run folder is then finished from its last
+end-of-epoch checkpoint (no more training), so every trial ends a complete run. It runs on
+this machine (a local Ray with its cores) or on a cluster (``address``), and resumes after
+an interruption. Ray Tune is an optional extra: ``pip install 'twistfm[scale]'``.
 
 The spec is a TOML file::
 
@@ -40,7 +41,7 @@ import numpy as np
 
 from . import interrupts
 from .data import DataSpec
-from .errors import Interrupted, OptionError, RunError
+from .errors import Interrupted, OptionError, RunError, TwistfmError
 from .recipes import RECIPES, recipe
 from .report.tables import csv_text, markdown_table
 from .runs import SweepDir
@@ -303,7 +304,7 @@ def _record_class() -> type:
     from ray import tune
 
     class Record(tune.Callback):
-        """Writes a record of each trial that ends (finished, or stopped by the scheduler) into the sweep folder."""
+        """Writes a record of each trial that ends (finished, or stopped by the scheduler and then its run finished)."""
 
         def __init__(self, folder: SweepDir, spec: SweepSpec, trials: list[dict[str, Any]]) -> None:
             self.folder, self.spec, self.trials, self.best = folder, spec, trials, {}
@@ -315,22 +316,45 @@ def _record_class() -> type:
             result = trial.last_result
             index = int(trial.config["index"])
             params = self.trials[index]
+            epochs = int(result.get("epoch", 0))
+            stopped = epochs < self.spec.base(params).epochs
             self.folder.write_ended(index, {
                 "index": index, "params": params, "best_val_acc": self.best.get(trial.trial_id, float("nan")),
-                "last_val_acc": result.get(METRIC), "epochs": result.get("epoch"),
-                "stopped_early": int(result.get("epoch", 0)) < self.spec.base(params).epochs, "run": result.get("run")})
+                "last_val_acc": result.get(METRIC, float("nan")), "epochs": epochs, "stopped_early": stopped,
+                "run": result.get("run"), "note": _finish_stopped(result.get("run")) if stopped else ""})
 
     return Record
+
+
+def _finish_stopped(run: str | None) -> str:
+    """Make a trial ASHA stopped a complete run folder of the epochs it ran; '' or why it could not be."""
+    from .workflows.training import finish_stopped
+
+    if run is None:
+        return "stopped before its first epoch ended: no run folder to finish"
+    try:
+        finish_stopped(run, "the sweep's ASHA scheduler")
+    except Interrupted:
+        raise
+    except TwistfmError as exc:
+        return f"not finished: {exc}"
+    return ""
 
 
 def _table(folder: SweepDir, spec: SweepSpec, ended: list[dict[str, Any]], seconds: float) -> SweepResult:
     """Every trial, best validation accuracy first, as Markdown and CSV; and the best trial's command."""
     rows = [{"trial": r["index"], **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in r["params"].items()},
-             "best val_acc": round(r["best_val_acc"], 4), "last val_acc": round(r["last_val_acc"], 4),
-             "epochs": r["epochs"], "stopped early": r["stopped_early"], "run": r["run"]} for r in ended]
-    rows.sort(key=lambda r: (-r["best val_acc"], r["trial"]))
+             "best val_acc": _score(r["best_val_acc"]), "last val_acc": _score(r["last_val_acc"]),
+             "epochs": r["epochs"], "stopped early": r["stopped_early"], "run": r["run"], "note": r.get("note", "")}
+            for r in ended]
+    rows.sort(key=lambda r: (-r["best val_acc"] if r["best val_acc"] == r["best val_acc"] else 1.0, r["trial"]))
     best = next(r for r in ended if r["index"] == rows[0]["trial"])
     command = train_command(spec.base(best["params"]), spec.data)
     folder.write_results(csv_text(rows), markdown_table(rows) + f"\n{len(rows)} trials; this session took {seconds:.0f} s.\n",
                          command)
     return SweepResult(folder.path, rows, command)
+
+
+def _score(value: float | None) -> float:
+    """An accuracy for the table, to 4 places (NaN where a trial reported none: JSON keeps it as null)."""
+    return float("nan") if value is None else round(value, 4)

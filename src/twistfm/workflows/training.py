@@ -8,6 +8,7 @@ state) reaches the others through :func:`on_main`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ from ..schema import from_json, to_json
 from ..train import Callback, TrainConfig, TrainResult, fit, select_device
 from .common import Log, interrupted
 
-__all__ = ["train", "resume", "train_config", "on_main", "save_training_figures"]
+__all__ = ["train", "resume", "finish_stopped", "train_config", "on_main", "save_training_figures"]
 
 
 def train(config: TrainConfig, data: DataSpec, *, runs_root: str | Path = "runs", dataset: Dataset | None = None,
@@ -108,6 +109,48 @@ def _resume(run: RunDir, callbacks: Sequence[Callback], log: Log, team: Team) ->
     if team.main:
         save_training_figures(result)
     return result
+
+
+class _StoppedRun(RunDir):
+    """A run folder whose ``metrics.json`` also says the run was stopped early, and by what."""
+
+    def __init__(self, path: str | Path, note: dict[str, Any]) -> None:
+        super().__init__(path)
+        self.note = note
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        super().write_metrics({**metrics, **self.note})
+
+
+def finish_stopped(path: str | Path, stopped_by: str, *, log: Log = None) -> TrainResult:
+    """Finish a run stopped after an epoch from outside training (a sweep's scheduler) as a complete run folder.
+
+    Nothing more is trained: the model is the one of the run's last end-of-epoch checkpoint,
+    and the end of training's writers run as for any run (weights, test metrics, history,
+    figures). ``metrics.json`` says it ran N (``epochs``) of the M planned (``epochs_planned``),
+    stopped early (``stopped_early``) by ``stopped_by``; ``config.json`` keeps the M planned.
+
+    Raises
+    ------
+    RunError
+        If the run is already finished, or has no checkpoint (stopped before its first epoch ended).
+    """
+    run = RunDir.open(path, kind="train")
+    with run.lock("twistfm sweep", log):
+        if not run.has_checkpoint:
+            raise RunError(f"{run}: training already finished; nothing to finish" if run.has_model else
+                           f"{run}: no checkpoint (stopped before its first epoch ended); nothing to finish")
+        config, data = train_config(run)
+        done = run.read_json(RunDir.CHECKPOINT).get("epochs_done")
+        if isinstance(done, bool) or not isinstance(done, int) or not 1 <= done <= config.epochs:
+            raise RunError(f"{run / RunDir.CHECKPOINT}: inconsistent checkpoint ({done!r} epochs done of "
+                           f"{config.epochs})")
+        note = {"stopped_early": True, "stopped_by": stopped_by, "epochs_planned": config.epochs}
+        result = fit(dataclasses.replace(config, epochs=done), data.load_checked(str(run / RunDir.CONFIG)),
+                     _StoppedRun(run.path, note), resume=True, log=log, precision=run.run_config().precision)
+        result.metrics.update(note)
+        save_training_figures(result)
+        return result
 
 
 def _resume_state(run: RunDir, processes: int) -> dict[str, Any] | None:
