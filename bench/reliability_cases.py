@@ -237,6 +237,36 @@ def main() -> None:
 
     markup = tmp / "a[/]b[bold]c"
 
+    def copies_with_other_labels(name: str) -> str:
+        rng = np.random.default_rng(4)
+        x = rng.integers(0, 255, (400, 28, 28)).astype(np.uint8)
+        y = np.arange(400) % 3
+        x[310], y[310] = x[5], (y[5] + 1) % 3  # a training image again among the test images, another label
+        x[11], y[11] = x[10], (y[10] + 1) % 3  # two training images alike, two labels
+        return str(write_csv_dir(tmp / name, split_dataset(x, y, 300)))
+
+    def sparse_weights(run: Path) -> None:
+        os.truncate(run / "model.safetensors", 4 * 2**30)  # 4 GB, nearly all of it a hole
+
+    mounts: list[Path] = []
+
+    def small_disk(name: str, size_kb: int, run: Path | None = None) -> str:
+        """A real filesystem (tmpfs) of ``size_kb`` kB more than ``run`` takes, holding a copy of it."""
+        where = tmp / name
+        where.mkdir()
+        taken = sum(p.stat().st_size for p in run.rglob("*") if p.is_file() and not p.is_symlink()) // 1024 if run else 0
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={taken + size_kb}k", "tmpfs", str(where)],
+                          capture_output=True).returncode != 0:
+            return str(where / "cannot-mount-a-tmpfs-here")
+        mounts.append(where)
+        if run is not None:
+            shutil.copytree(run, where / "run", symlinks=True)
+        return str(where / "run") if run else str(where)
+
+    reported = Path(analysed_copy("reported", lambda r: None))
+    assert run(["report", str(reported)], tmp)[0] == 0
+    study = ["run", "--epochs", "1", "--csv-dir", str(good)]
+
     cases: list[tuple[str, list[str], str]] = [
         ("y with header '0' and one label missing",
          ["data", "info", "--csv-dir", folder("y-missing", lambda d: (d / "y_train.csv").write_text(
@@ -367,6 +397,29 @@ def main() -> None:
             "one", np.zeros(300, int), np.zeros(100, int))], ""),
         ("a label only in the test images", ["train", "cm1", "--epochs", "1", "--runs", "lab", "--csv-dir", labelled(
             "test-only", np.arange(300) % 3, np.arange(100) % 4)], ""),
+        # ---- round three, continued
+        ("copies of one image with different labels (train/test and train/train)",
+         ["train", "cm1", "--epochs", "1", "--runs", "lab", "--csv-dir", copies_with_other_labels("copies")], ""),
+        ("4 GB of sparse weights", ["layers", analysed_copy("sparse", sparse_weights)], ""),
+        ("SIGTERM during export-table", ["export-table", str(analysed), "--out", str(tmp / "term.parquet")],
+         "signal SIGTERM twistfm.workflows.export _table_columns"),
+        ("SIGTERM while report rebuilds a report", ["report", str(reported)],
+         "signal SIGTERM twistfm.workflows.study explorer_part"),
+        ("report while another process holds the run's lock", ["report", str(live_lock_run)], ""),
+        ("SIGTERM while run trains", [*study, "--runs", "study-train"], "signal SIGTERM twistfm.training.loop lr_at"),
+        ("SIGTERM while run analyses", [*study, "--runs", "study-analysis"],
+         "signal SIGTERM twistfm.analysis.compute tsne"),
+        ("SIGTERM while run writes its report", [*study, "--runs", "study-report"],
+         "signal SIGTERM twistfm.workflows.study explorer_part"),
+        ("SIGTERM during data export", ["data", "export", "--out", str(tmp / "term-export")],
+         "signal SIGTERM twistfm.data.csv write_images_csv"),
+        ("a full disk (tmpfs) during train", ["train", "cm1", "--epochs", "1", "--csv-dir", str(good), "--runs",
+                                              small_disk("disk-train", 64)], ""),
+        ("a full disk (tmpfs) during analyze", ["analyze", small_disk("disk-analyze", 400, trained)], ""),
+        ("a full disk (tmpfs) during encode", ["encode", small_disk("disk-encode", 200, trained)], ""),
+        ("a full disk (tmpfs) during report", ["report", small_disk("disk-report", 200, analysed)], ""),
+        ("a full disk (tmpfs) during export-table",
+         ["export-table", str(analysed), "--out", small_disk("disk-table", 16) + "/t.parquet"], ""),
     ]
     print("| case | exit | what the command said | changed on disk |")
     print("|---|---|---|---|")
@@ -377,6 +430,8 @@ def main() -> None:
         line = line.replace(str(tmp), "TMP").replace("|", "\\|")
         print(f"| {name} | {code} | {line} | {changed.replace('|', '/')} |", flush=True)
     holder.communicate("\n", timeout=60)
+    for where in mounts:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=30)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

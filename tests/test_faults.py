@@ -332,6 +332,35 @@ def test_odd_but_valid_label_sets_train(tmp_path, values):
     assert "warning" not in err
 
 
+def _with_copies() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 255, (400, 28, 28)).astype(np.uint8)
+    y = np.arange(400) % 3
+    x[310], y[310] = x[5], (y[5] + 1) % 3  # a training image again among the test images, with another label
+    x[11], y[11] = x[10], (y[10] + 1) % 3  # two training images alike, two labels
+    x[12], y[12] = x[13], y[13]  # a copy with the same label is no conflict
+    return x, y
+
+
+def test_conflicting_copies_finds_each_image_that_carries_two_labels():
+    x, y = _with_copies()
+    ds = make_dataset(x[:300], y[:300], x[300:], y[300:])
+    assert ds.conflicting_copies() == [[("train", 5, 2), ("test", 10, 0)], [("train", 10, 1), ("train", 11, 2)]]
+    assert make_dataset(x[:300], y[:300], x[311:], y[311:]).conflicting_copies() == [[("train", 10, 1), ("train", 11, 2)]]
+
+
+def test_copies_of_one_image_with_different_labels_are_warned_about(tmp_path):
+    x, y = _with_copies()
+    csv = write_csv_dir(tmp_path / "csv", make_dataset(x[:300], y[:300], x[300:], y[300:]))
+    warning = ("warning: 2 image(s) appear more than once with different labels (train image 5 (label 2) = test image "
+               "10 (label 0); train image 10 (label 1) = train image 11 (label 2)): no model can predict both labels "
+               "of one image; correct the labels or remove the copies")
+    code, _, err = cli("data", "info", "--csv-dir", str(csv))
+    assert code == 0 and warning in err.splitlines(), err
+    code, _, err = cli("train", "cm1", "--epochs", "1", "--csv-dir", str(csv), "--runs", str(tmp_path / "r"))
+    assert code == 0 and warning in err.splitlines(), err
+
+
 def test_one_label_only_is_refused(tmp_path):
     assert_cli_error(_labels_run(tmp_path, np.zeros(300, int), np.zeros(100, int)), "only 1 distinct label")
 

@@ -51,7 +51,9 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 def data_info(**data: Any) -> None:
     """Where the data comes from, split sizes, label counts and the classes behind each label."""
     from .data import CLASS_NAMES, MYSTERY_OF_CLASS
+    from .progress import say
     from .workflows import data_info as info
+    from .workflows import label_warnings
 
     dataset, rows = info(options.data_spec(data))
     out.print(f"source: {dataset.source}")
@@ -68,6 +70,8 @@ def data_info(**data: Any) -> None:
     if dataset.has_classes:
         out.print("mapping (class -> mystery label): " + "; ".join(
             f"{name} -> {MYSTERY_OF_CLASS[c]}" for c, name in enumerate(CLASS_NAMES)))
+    for line in label_warnings(dataset):
+        say(line)
 
 
 @data_app.command("export")

@@ -201,6 +201,23 @@ class Dataset:
         classes = np.concatenate([self.class_train, self.class_test]) if self.has_classes else None
         return np.concatenate([self.x_train, self.x_test]), np.concatenate([self.y_train, self.y_test]), classes
 
+    def conflicting_copies(self) -> list[list[tuple[str, int, int]]]:
+        """Images that appear more than once, in either split, with different labels.
+
+        Each group lists its copies as ``(split, row, label)``; equal images are found by
+        a hash of their bytes, then compared byte for byte. No model can predict two labels
+        for one image, so such copies cap the accuracy any model reaches.
+        """
+        x, y, _ = self.split("all")
+        flat = np.ascontiguousarray(x.reshape(len(x), -1))
+        _, inverse, counts = np.unique(_row_hashes(flat), return_inverse=True, return_counts=True)
+        by_bytes: dict[bytes, list[int]] = {}
+        for row in np.flatnonzero(counts[inverse.ravel()] > 1):
+            by_bytes.setdefault(flat[row].tobytes(), []).append(int(row))
+        n_train = len(self.x_train)
+        return [[("train", r, int(y[r])) if r < n_train else ("test", r - n_train, int(y[r])) for r in rows]
+                for rows in by_bytes.values() if len(set(y[rows].tolist())) > 1]
+
     def describe(self) -> list[LabelSummary]:
         """Per label: train and test counts and, where classes are known, the classes behind it."""
         rows = []
@@ -226,6 +243,18 @@ class Dataset:
         return (f"<b>twistfm dataset</b>: {len(self.x_train):,} training and {len(self.x_test):,} test images, "
                 f"{html.escape(_size(self.x_train))}; from {html.escape(self.source)}"
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _row_hashes(flat: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """A 64-bit hash of each row of bytes (equal rows, equal hashes; a few unequal rows may share one)."""
+    width = -(-flat.shape[1] // 8) * 8
+    multipliers = np.random.default_rng(0).integers(1, 2**63, size=width // 8, dtype=np.uint64) | np.uint64(1)
+    hashes = np.empty(len(flat), dtype=np.uint64)
+    for start in range(0, len(flat), chunk):
+        block = np.zeros((min(chunk, len(flat) - start), width), dtype=np.uint8)
+        block[:, :flat.shape[1]] = flat[start:start + chunk]
+        hashes[start:start + len(block)] = (block.view(np.uint64) * multipliers).sum(axis=1, dtype=np.uint64)
+    return hashes
 
 
 def _size(x: np.ndarray) -> str:

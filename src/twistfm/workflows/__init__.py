@@ -12,13 +12,13 @@ from ..analysis import MIN_MATCHED, compute_analysis, decode_dataset, discovery_
 from ..recipes import COMPARE_PRESETS, PRESETS, StudyPreset, compare_preset
 from .comparison import Comparison, compare, comparison_stats
 from .export import export_data, export_table
-from .labels import data_info, decode
+from .labels import data_info, decode, label_warnings
 from .per_run import analyse_run, discover_run, encode_run, load_analysis, run_layers, write_analysis
 from .study import StudyResult, rebuild_report, run_study, study_command
 from .training import resume, train
 
 __all__ = ["StudyPreset", "PRESETS", "COMPARE_PRESETS", "Comparison", "StudyResult", "train", "resume", "compare",
            "run_study", "analyse_run", "load_analysis", "write_analysis", "encode_run", "decode", "reference_classifier",
-           "data_info",
+           "data_info", "label_warnings",
            "export_data", "run_layers", "compare_preset", "compute_analysis", "decode_dataset", "MIN_MATCHED",
            "discover_run", "export_table", "discovery_layer", "comparison_stats", "study_command", "rebuild_report"]

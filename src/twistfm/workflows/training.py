@@ -28,6 +28,7 @@ from ..runs import RunDir
 from ..schema import from_json, to_json
 from ..train import Callback, TrainConfig, TrainResult, fit, select_device
 from .common import Log, interrupted
+from .labels import label_warnings
 
 __all__ = ["train", "resume", "finish_stopped", "train_config", "on_main", "save_training_figures"]
 
@@ -44,20 +45,17 @@ def train(config: TrainConfig, data: DataSpec, *, runs_root: str | Path = "runs"
     data.check()
     full = dataset if dataset is not None else data.load_full()
     if log:
-        _warn_unseen_labels(full, data, log)
+        _warn_about_labels(full, data, log)
     with team_of(select_device(config.device).type) as team:
         return _train(config, data, runs_root, full, callbacks, log, team)
 
 
-def _warn_unseen_labels(full: Dataset, data: DataSpec, log: Callable[[str], None]) -> None:
-    """Say so when some label is in the test images only: the model has an output for it that no
-    training image ever taught."""
+def _warn_about_labels(full: Dataset, data: DataSpec, log: Callable[[str], None]) -> None:
+    """Say what in the labels of the images used caps what the model can learn (:func:`.labels.label_warnings`)."""
     used = data.resolve(full)
-    ds = full.subset(used.n_train, used.n_test)
-    unseen = sorted(set(np.unique(ds.y_test).tolist()) - set(np.unique(ds.y_train).tolist()))
-    if unseen and int(os.environ.get("RANK", "0")) == 0:
-        log(f"warning: label(s) {', '.join(map(str, unseen))} appear only in the test images: no training image "
-            "teaches the model them, so it cannot predict them; give training images of them or leave them out")
+    if int(os.environ.get("RANK", "0")) == 0:
+        for line in label_warnings(full.subset(used.n_train, used.n_test)):
+            log(line)
 
 
 def _train(config: TrainConfig, asked: DataSpec, runs_root: str | Path, full: Dataset,
