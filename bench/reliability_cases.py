@@ -1,6 +1,8 @@
 """Every bad or odd input of the reliability issue, run through the real command line.
 
-Usage: python bench/reliability_cases.py
+Usage: python bench/reliability_cases.py [--from CASE]
+
+``--from CASE`` skips the cases before the first one whose name starts with CASE.
 
 Prints one Markdown row per case: what was tried, the exit code, the first line the
 command printed on stderr (or the result, for the cases that must succeed), and whether
@@ -400,7 +402,7 @@ def main() -> None:
         # ---- round three, continued
         ("copies of one image with different labels (train/test and train/train)",
          ["train", "cm1", "--epochs", "1", "--runs", "lab", "--csv-dir", copies_with_other_labels("copies")], ""),
-        ("4 GB of sparse weights", ["layers", analysed_copy("sparse", sparse_weights)], ""),
+        ("4 GB of sparse weights", ["layers", analysed_copy("sparse-weights", sparse_weights)], ""),
         ("SIGTERM during export-table", ["export-table", str(analysed), "--out", str(tmp / "term.parquet")],
          "signal SIGTERM twistfm.workflows.export _table_columns"),
         ("SIGTERM while report rebuilds a report", ["report", str(reported)],
@@ -423,7 +425,9 @@ def main() -> None:
     ]
     print("| case | exit | what the command said | changed on disk |")
     print("|---|---|---|---|")
-    for name, args, prefix in cases:
+    start = sys.argv[sys.argv.index("--from") + 1] if "--from" in sys.argv else ""
+    first = next(i for i, (name, _, _) in enumerate(cases) if name.startswith(start))
+    for name, args, prefix in cases[first:]:
         before = tree(tmp)
         code, line = run(args, tmp, prefix)
         changed = changes(before, tree(tmp))
