@@ -83,6 +83,23 @@ def test_prediction_strength_and_its_choice():
     assert set(assign) == {0, 1}
 
 
+@pytest.mark.filterwarnings("error")  # scikit-learn's warning of fewer distinct points than clusters fails the test
+def test_coincident_points_count_as_one_group_without_warnings():
+    """A t-SNE map of a few images can put them on one spot (it did for a label of 16 images on an AVX2 CPU)."""
+    from twistfm.analysis.discover_count import held_out_strength
+
+    same = np.zeros((40, 2), dtype=np.float32)
+    assert prediction_strength(same, 2) == 0.0 and held_out_strength(same[:20], same[20:], 3) == 0.0
+    assign, count = count_groups(same, max_groups=5)
+    assert count.chosen == 1 and set(assign) == {0}
+    two = np.repeat(np.float32([[0, 0], [9, 9]]), 20, axis=0)  # two distinct spots, many points on each
+    assert prediction_strength(two, 2) == 1.0 and prediction_strength(two, 3) == 0.0
+    assert count_groups(two, max_groups=5)[1].chosen == 2
+    rng = np.random.default_rng(8)
+    tiny = rng.normal(0, 1, (16, 32)).astype(np.float32)  # a label of 16 images, as in the example notebook's test
+    assert _one_label(tiny, np.zeros(16, int)).count.chosen >= 1
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("discover")

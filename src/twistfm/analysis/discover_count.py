@@ -94,6 +94,11 @@ def _pair_share(predicted: np.ndarray, own: np.ndarray, k: int) -> float:
     return min(shares) if shares else 0.0
 
 
+def _distinct(points: np.ndarray) -> int:
+    """How many different points ``points`` holds (a t-SNE map of a few points can put several on one spot)."""
+    return len(np.unique(points, axis=0))
+
+
 def prediction_strength(points: np.ndarray, k: int, seed: int = 0, splits: int = HALVINGS) -> float:
     """Prediction strength of K-means with ``k`` clusters on ``points`` (1.0 for k = 1).
 
@@ -108,8 +113,8 @@ def prediction_strength(points: np.ndarray, k: int, seed: int = 0, splits: int =
     for r in range(splits):
         perm = rng.permutation(len(points))
         train, test = points[perm[: len(points) // 2]], points[perm[len(points) // 2:]]
-        if len(test) < 2 * k:
-            return 0.0
+        if len(test) < 2 * k or min(_distinct(train), _distinct(test)) < k:
+            return 0.0  # k groups cannot be told apart where fewer than k points differ
         predicted = KMeans(k, n_init=3, random_state=seed + r).fit(train).predict(test)
         own = KMeans(k, n_init=3, random_state=seed + r).fit(test).labels_
         values.append(_pair_share(predicted, own, k))
@@ -129,7 +134,7 @@ def held_out_strength(fitted: np.ndarray, placed: np.ndarray, k: int, seed: int 
     """
     if k == 1:
         return 1.0
-    if len(fitted) < 2 * k or len(placed) < 2 * k:
+    if len(fitted) < 2 * k or len(placed) < 2 * k or min(_distinct(fitted), _distinct(placed)) < k:
         return 0.0
     values = []
     for r in range(repeats):
@@ -140,8 +145,9 @@ def held_out_strength(fitted: np.ndarray, placed: np.ndarray, k: int, seed: int 
 
 
 def _numbered(points: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """K-means groups of ``points`` numbered largest first (all 0 for k = 1)."""
-    if k == 1:
+    """K-means groups of ``points`` numbered largest first (all 0 for k = 1; at most one group per distinct point)."""
+    k = min(k, _distinct(points))
+    if k <= 1:
         return np.zeros(len(points), dtype=np.int64)
     assign = KMeans(k, n_init=4, random_state=seed).fit(points).labels_.astype(np.int64)
     order = np.argsort(-np.bincount(assign, minlength=k), kind="stable")
