@@ -13,10 +13,12 @@ by K-means with that k, largest group first; :class:`GroupCount` records the cur
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 
 from ..schema import Typed
 from .project import tsne
@@ -94,9 +96,16 @@ def _pair_share(predicted: np.ndarray, own: np.ndarray, k: int) -> float:
     return min(shares) if shares else 0.0
 
 
-def _distinct(points: np.ndarray) -> int:
-    """How many different points ``points`` holds (a t-SNE map of a few points can put several on one spot)."""
-    return len(np.unique(points, axis=0))
+def _kmeans(points: np.ndarray, k: int, n_init: int, seed: int) -> KMeans | None:
+    """K-means of ``points`` with ``k`` clusters, or None where it found fewer than ``k``.
+
+    A t-SNE map of a few points can put several on one spot, or so near one another that
+    K-means leaves clusters empty; scikit-learn then warns, and k groups are not there.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = KMeans(k, n_init=n_init, random_state=seed).fit(points)
+    return model if len(np.unique(model.labels_)) == k else None
 
 
 def prediction_strength(points: np.ndarray, k: int, seed: int = 0, splits: int = HALVINGS) -> float:
@@ -113,11 +122,12 @@ def prediction_strength(points: np.ndarray, k: int, seed: int = 0, splits: int =
     for r in range(splits):
         perm = rng.permutation(len(points))
         train, test = points[perm[: len(points) // 2]], points[perm[len(points) // 2:]]
-        if len(test) < 2 * k or min(_distinct(train), _distinct(test)) < k:
-            return 0.0  # k groups cannot be told apart where fewer than k points differ
-        predicted = KMeans(k, n_init=3, random_state=seed + r).fit(train).predict(test)
-        own = KMeans(k, n_init=3, random_state=seed + r).fit(test).labels_
-        values.append(_pair_share(predicted, own, k))
+        if len(test) < 2 * k:
+            return 0.0
+        fitted, own = _kmeans(train, k, 3, seed + r), _kmeans(test, k, 3, seed + r)
+        if fitted is None or own is None:
+            return 0.0  # k groups cannot be told apart here
+        values.append(_pair_share(fitted.predict(test), own.labels_, k))
     return float(np.mean(values))
 
 
@@ -134,22 +144,25 @@ def held_out_strength(fitted: np.ndarray, placed: np.ndarray, k: int, seed: int 
     """
     if k == 1:
         return 1.0
-    if len(fitted) < 2 * k or len(placed) < 2 * k or min(_distinct(fitted), _distinct(placed)) < k:
+    if len(fitted) < 2 * k or len(placed) < 2 * k:
         return 0.0
     values = []
     for r in range(repeats):
-        predicted = KMeans(k, n_init=3, random_state=seed + r).fit(fitted).predict(placed)
-        own = KMeans(k, n_init=3, random_state=seed + r).fit(placed).labels_
-        values.append(_pair_share(predicted, own, k))
+        centres, own = _kmeans(fitted, k, 3, seed + r), _kmeans(placed, k, 3, seed + r)
+        if centres is None or own is None:
+            return 0.0
+        values.append(_pair_share(centres.predict(placed), own.labels_, k))
     return float(np.mean(values))
 
 
 def _numbered(points: np.ndarray, k: int, seed: int) -> np.ndarray:
     """K-means groups of ``points`` numbered largest first (all 0 for k = 1; at most one group per distinct point)."""
-    k = min(k, _distinct(points))
-    if k <= 1:
+    model = None
+    while k > 1 and (model := _kmeans(points, k, 4, seed)) is None:
+        k -= 1
+    if model is None:
         return np.zeros(len(points), dtype=np.int64)
-    assign = KMeans(k, n_init=4, random_state=seed).fit(points).labels_.astype(np.int64)
+    assign = model.labels_.astype(np.int64)
     order = np.argsort(-np.bincount(assign, minlength=k), kind="stable")
     return np.argsort(order)[assign]
 
