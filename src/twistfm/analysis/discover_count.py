@@ -156,7 +156,7 @@ def held_out_strength(fitted: np.ndarray, placed: np.ndarray, k: int, seed: int 
 
 
 def _numbered(points: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """K-means groups of ``points`` numbered largest first (all 0 for k = 1; at most one group per distinct point)."""
+    """K-means groups of ``points`` numbered largest first (all 0 for k = 1; fewer than k where K-means finds fewer)."""
     model = None
     while k > 1 and (model := _kmeans(points, k, 4, seed)) is None:
         k -= 1
