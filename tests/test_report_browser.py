@@ -33,7 +33,7 @@ pytestmark = [
     pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium and chromium-driver are not installed"),
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-N_TRAIN, N_TEST = 3000, 10000
+N_TRAIN, N_TEST = 3000, 3000
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def report(tmp_path_factory) -> Path:
     if given:
         return Path(given)
     tmp = tmp_path_factory.mktemp("study")
-    args = ["run", "--epochs", "1", "--n-train", str(N_TRAIN), "--runs", str(tmp / "runs")]
+    args = ["run", "--epochs", "1", "--n-train", str(N_TRAIN), "--n-test", str(N_TEST), "--runs", str(tmp / "runs")]
     if not REAL_DATA:
         x, y = synthetic_images(N_TRAIN + N_TEST, 4, seed=9)
         args += ["--csv-dir", str(write_csv_dir(tmp / "csv", split_dataset(x, y, N_TRAIN)))]
