@@ -174,8 +174,12 @@ def test_the_count_finds_k_separated_blobs_and_can_say_one(k):
 
 
 def test_one_stretched_blob_stays_one_group():
+    """An elongated blob away from the origin, as encodings after a ReLU are: one kind of thing.
+
+    (Centred on the origin, unit rows would turn it into two opposite directions, which are two groups.)
+    """
     rng = np.random.default_rng(4)
-    X = rng.normal(0, 1, (700, 10)) * np.r_[6.0, 3.0, np.ones(8)]  # elongated, one kind of thing
+    X = rng.normal(0, 1, (700, 10)) * np.r_[6.0, 3.0, np.ones(8)] + 20.0
     assert _one_label(X, np.zeros(700, int)).count.chosen == 1
 
 
@@ -237,3 +241,52 @@ def test_the_report_says_when_a_count_is_weak():
     assert _weak(label([1.0, 0.99, 0.99, 0.5], 3)) == ""
     assert "4 groups reach 0.94, just under the threshold 0.95" in _weak(label([1.0, 0.99, 0.99, 0.94], 3))
     assert "3 groups reach 0.96, just over the threshold 0.95" in _weak(label([1.0, 0.99, 0.96, 0.5], 3))
+
+
+def test_the_held_out_count_is_the_mean_of_the_map_and_the_encoding():
+    """Each k's score averages the strength on placed points of the maps and the encoding's own strength."""
+    from twistfm.analysis.discover_count import HELD_OUT_THRESHOLD, count_held_out
+
+    rng = np.random.default_rng(11)
+    X, _ = _blobs(rng, 600, [rng.normal(0, 12, 10) for _ in range(3)])
+    points, assign, count = count_held_out(X.astype(np.float32), max_groups=5)
+    assert count.rule == "held-out" and count.threshold == HELD_OUT_THRESHOLD and count.chosen == 3
+    assert len(count.map_scores) == len(count.encoding_scores) == len(count.ks) == 5
+    assert count.scores == pytest.approx([(a + b) / 2 for a, b in zip(count.map_scores, count.encoding_scores, strict=True)])
+    assert points.shape == (600, 2) and sorted(np.unique(assign)) == [0, 1, 2]
+    # the count is the largest k whose mean of the two reaches the threshold
+    assert max(k for k, s in zip(count.ks, count.scores, strict=True) if s >= HELD_OUT_THRESHOLD) == count.chosen
+
+
+def test_the_whole_set_count_takes_the_best_held_out_silhouette_or_one():
+    from twistfm.analysis.discover_count import count_by_silhouette
+
+    rng = np.random.default_rng(12)
+    X, which = _blobs(rng, 900, [rng.normal(0, 12, 8) for _ in range(5)])
+    points, assign, count = count_by_silhouette(X.astype(np.float32), max_groups=8)
+    assert count.rule == "silhouette" and count.chosen == 5 and count.ks == list(range(1, 9))
+    assert count.scores[0] == 0.0 and int(np.argmax(count.scores)) + 1 == 5 and count.scores[4] > 0.6
+    assert points.shape == (900, 2) and len(np.unique(assign)) == 5
+    assert count.margin == pytest.approx(count.scores[4] - count.threshold) and not count.weak
+    _, assign, high = count_by_silhouette(X.astype(np.float32), max_groups=8, threshold=0.99)
+    assert high.chosen == 1 and (assign == 0).all() and high.scores == count.scores
+
+
+def test_a_count_with_its_two_parts_reads_back_and_an_older_one_without_them():
+    from twistfm.analysis.discover import GroupCount
+
+    count = GroupCount(ks=[1, 2], scores=[1.0, 0.9], chosen=1, threshold=0.94, rule="held-out",
+                       map_scores=[1.0, 0.95], encoding_scores=[1.0, 0.85])
+    assert GroupCount.from_json(json.loads(json.dumps(count.to_json())), "count") == count
+    older = {"ks": [1, 2], "scores": [1.0, 0.9], "chosen": 1, "threshold": 0.97, "rule": "held-out"}
+    assert GroupCount.from_json(older, "count").map_scores is None
+    assert "map_scores" not in GroupCount(ks=[1], scores=[1.0], chosen=1, threshold=0.4).to_json()
+
+
+def test_the_report_says_how_the_whole_set_was_counted():
+    from twistfm.analysis.discover import GroupCount
+    from twistfm.report.answer import _overall_method
+
+    silhouette = GroupCount(ks=[1, 2], scores=[0.0, 0.5], chosen=2, threshold=0.4, rule="silhouette")
+    assert "counted by the best silhouette of the other half (one group below 0.4)" in _overall_method(silhouette)
+    assert "the same criterion" in _overall_method(GroupCount(ks=[1], scores=[1.0], chosen=1, threshold=0.95))

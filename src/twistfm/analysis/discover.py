@@ -10,15 +10,19 @@ The number of groups is counted on points the map was not made from (``count="he
 the default): the t-SNE is made from a random half of the label's images and the other half
 is placed into it; K-means centres of the fitted half must keep together the pairs of placed
 images that K-means of the placed half puts together (the prediction strength of Tibshirani &
-Walther, 2005, computed on held-out points: :func:`held_out_strength`). The count is the
-largest k whose strength, averaged over ``MAPS`` maps, reaches ``HELD_OUT_THRESHOLD``; k = 1
-always does, so a label of one kind keeps one group. A count whose decisive strength lies
-within ``WEAK`` of the threshold is flagged weak. ``count="whole"`` is the earlier rule: the
-strength over ``HALVINGS`` random halvings of one map of every point, at ``WHOLE_THRESHOLD``.
+Walther, 2005, computed on held-out points: :func:`held_out_strength`). The same strength is
+measured on the reduced encoding itself, without a map, and each k is scored by the mean of
+the two (:func:`count_held_out`). The count is the largest k whose score reaches
+``HELD_OUT_THRESHOLD``; k = 1 always does, so a label of one kind keeps one group. A count
+whose decisive score lies within ``WEAK`` of the threshold is flagged weak. ``count="whole"``
+is the earlier rule: the strength over ``HALVINGS`` random halvings of one map of every
+point, at ``WHOLE_THRESHOLD``.
 
 The kinds of image in the whole set are the groups of all labels together
-(``Discovery.kinds``); the same count on one map of all images, labels ignored, is shown
-beside it (``Discovery.overall``).
+(``Discovery.kinds``). Beside it, the whole set with the labels ignored is counted on one
+held-out map by the best silhouette of the placed images (:func:`count_by_silhouette`, 1 below
+``SILHOUETTE_THRESHOLD``; the earlier rule's strength where ``count="whole"``):
+``Discovery.overall``.
 
 The rule and its threshold were chosen on random groupings of the Fashion-MNIST classes and
 of scikit-learn's digits drawn from generator seeds kept apart from the ones reported
@@ -40,15 +44,18 @@ from sklearn.metrics import adjusted_rand_score
 
 from ..schema import Typed
 from .discover_count import (
+    ENCODING_SPLITS,
     HALVINGS,
     HELD_OUT_THRESHOLD,
     MAPS,
     MAX_GROUPS,
+    SILHOUETTE_THRESHOLD,
     THRESHOLD,
     TSNE_SCHEDULE,
     WEAK,
     WHOLE_THRESHOLD,
     GroupCount,
+    count_by_silhouette,
     count_groups,
     count_held_out,
     held_out_strength,
@@ -57,8 +64,9 @@ from .discover_count import (
 from .project import reduce_pca, tsne
 
 __all__ = ["GroupCount", "Group", "LabelGroups", "Discovery", "prediction_strength", "held_out_strength", "count_groups",
-           "count_held_out", "discover", "COUNTS", "MAX_GROUPS", "THRESHOLD", "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD",
-           "HALVINGS", "MAPS", "WEAK", "DISCOVERY_DIMS", "TYPICAL", "BORDERLINE"]
+           "count_held_out", "count_by_silhouette", "discover", "COUNTS", "MAX_GROUPS", "THRESHOLD",
+           "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD", "SILHOUETTE_THRESHOLD", "HALVINGS", "MAPS", "WEAK",
+           "DISCOVERY_DIMS", "TYPICAL", "BORDERLINE"]
 
 #: The counting rules: on points held out of the map (the default), or on one map of every point.
 COUNTS: tuple[str, ...] = ("held-out", "whole")
@@ -136,7 +144,8 @@ class Discovery(Typed):
         Each image's group within its label (0 = the label's largest group).
     per_label : list of LabelGroups
     overall : GroupCount
-        The criterion over one t-SNE of all images, labels ignored.
+        The count over one t-SNE of all images, labels ignored (held-out silhouette, or the
+        earlier rule's strength where ``params["count"]`` is ``"whole"``).
     overall_group : ndarray of int64
         Each image's group in the whole-set view.
     overall_true : int or None
@@ -226,6 +235,10 @@ def _reduce(X: np.ndarray, seed: int) -> np.ndarray:
 def _count(Z: np.ndarray, count: str, max_groups: int, seed: int, threshold: float,
            maps: int = MAPS) -> tuple[np.ndarray, np.ndarray, GroupCount, dict[str, Any]]:
     """``Z``'s map, its groups and their count by the rule ``count``, with the t-SNE's settings as recorded."""
+    if count == "silhouette":
+        points, assign, found = count_by_silhouette(Z, max_groups, seed, threshold)
+        return points, assign, found, {"fitted": "a random half of the points", "placed": "the other half",
+                                       **TSNE_SCHEDULE}
     if count == "held-out":
         points, assign, found = count_held_out(Z, max_groups, seed, threshold, maps=maps)
         return points, assign, found, {"fitted": "a random half of the points", "placed": "the other half",
@@ -247,10 +260,15 @@ def _label_groups(value: int, found: GroupCount, points: np.ndarray, assign: np.
 
 def _params(count: str, threshold: float, max_groups: int, seed: int, params_tsne: dict[str, Any]) -> dict[str, Any]:
     """How the groups were found, as :attr:`Discovery.params` records it."""
+    held_out = count == "held-out"
     return {"pca_dims": DISCOVERY_DIMS, "tsne": params_tsne, "count": count,
-            "criterion": "K-means prediction strength" + (" on held-out points" if count == "held-out" else ""),
+            "criterion": ("mean of the K-means prediction strength on held-out points of the map and on the "
+                          "encoding itself" if held_out else "K-means prediction strength"),
             "embedding": "a t-SNE per label", "threshold": threshold,
-            "maps": MAPS if count == "held-out" else None, "splits": HALVINGS if count == "whole" else None,
+            "maps": MAPS if held_out else None, "splits": ENCODING_SPLITS if held_out else HALVINGS,
+            "overall_criterion": ("best silhouette of held-out points" if held_out
+                                  else "K-means prediction strength"),
+            "overall_threshold": SILHOUETTE_THRESHOLD if held_out else threshold,
             "max_groups": max_groups, "seed": seed, "weak_margin": WEAK}
 
 
@@ -271,10 +289,12 @@ def discover(X: np.ndarray, labels: np.ndarray, classes: np.ndarray | None = Non
         Recorded with the result.
     max_groups : int, default=MAX_GROUPS
     count : {"held-out", "whole"}, default="held-out"
-        How the number of groups is chosen: :func:`count_held_out` (strengths on points each
-        map did not see) or :func:`count_groups` on one map of every point.
+        How the number of groups is chosen: :func:`count_held_out` inside each label (and
+        :func:`count_by_silhouette` over the whole set), or :func:`count_groups` on one map of
+        every point for both.
     threshold : float or None
-        The lowest strength taken; None: the rule's own (``HELD_OUT_THRESHOLD`` or ``WHOLE_THRESHOLD``).
+        The lowest score taken inside each label; None: the rule's own (``HELD_OUT_THRESHOLD``
+        or ``WHOLE_THRESHOLD``).
     class_names : sequence of str or None
         The name of each class id, for naming groups; None names them by the id.
     seed : int, default=0
@@ -293,7 +313,9 @@ def discover(X: np.ndarray, labels: np.ndarray, classes: np.ndarray | None = Non
             true = per_label[-1].true_count
             check = "" if true is None else f" (classes behind it: {true})"
             log(f"label {value}: {found.chosen} group(s){check}{', a weak count' if found.weak else ''}")
-    points, overall_group, overall, params_tsne = _count(_reduce(X, seed), count, 2 * max_groups, seed, threshold, maps=1)
+    whole = ("silhouette", SILHOUETTE_THRESHOLD) if count == "held-out" else (count, threshold)
+    points, overall_group, overall, params_tsne = _count(_reduce(X, seed), whole[0], 2 * max_groups, seed, whole[1],
+                                                         maps=1)
     all_known = _known(classes, np.ones(len(X), bool))
     return Discovery(
         split=split, layer=layer, points=points, label_points=label_points, labels=labels, group=group,

@@ -1,14 +1,27 @@
-"""How many groups a set of points holds: K-means prediction strength, on one map or on held-out points.
+"""How many groups a set of points holds: K-means prediction strength on held-out points, or held-out silhouette.
 
 The prediction strength of Tibshirani & Walther (2005) asks whether K-means with k clusters
 finds a feature of the data or of one sample: clusters learnt on one part of the points must
 keep together the pairs of points that K-means of another part puts together.
-:func:`prediction_strength` halves one map of every point at random (``HALVINGS`` times);
+:func:`prediction_strength` halves a set of points at random (``HALVINGS`` times);
 :func:`held_out_strength` learns on the points a map was made from and checks on points
-placed into it afterwards. :func:`count_groups` and :func:`count_held_out` take the largest
-k whose strength reaches the threshold (k = 1 always does) and return the points grouped
-by K-means with that k, largest group first; :class:`GroupCount` records the curve.
-:mod:`twistfm.analysis.discover` counts the groups inside each label with them.
+placed into it afterwards.
+
+:func:`count_held_out` (the default count inside each label) scores each k by the mean of two
+strengths: the held-out strength on t-SNE maps made from half of the points, and the
+prediction strength of the encoding itself, without a map (``ENCODING_SPLITS`` halvings), so
+that a split must hold both on points the map never saw and in the space the map was made
+from. It takes the largest k whose score reaches ``HELD_OUT_THRESHOLD`` (k = 1 always does).
+:func:`count_by_silhouette` (the count over the whole set, labels ignored, where many groups
+are looked for and the strength rarely holds beyond a few families) takes the k of the best
+silhouette of held-out points, or 1 where it stays below ``SILHOUETTE_THRESHOLD``.
+:func:`count_groups` is the earlier rule: the strength on one map of every point. Each
+returns the points grouped by K-means with the chosen k, largest group first;
+:class:`GroupCount` records the curve. :mod:`twistfm.analysis.discover` counts the groups
+inside each label with them.
+
+The rules and thresholds were chosen with ``bench/discover_rules.py`` on the tune groupings
+of ``bench/discover_bench.py``, never on the groupings reported.
 """
 
 from __future__ import annotations
@@ -19,25 +32,31 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import silhouette_score
 
 from ..schema import Typed
 from .project import tsne
 
-__all__ = ["GroupCount", "prediction_strength", "held_out_strength", "count_groups", "count_held_out", "MAX_GROUPS",
-           "THRESHOLD", "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD", "HALVINGS", "MAPS", "WEAK", "TSNE_SCHEDULE"]
+__all__ = ["GroupCount", "prediction_strength", "held_out_strength", "held_out_silhouette", "count_groups",
+           "count_held_out", "count_by_silhouette", "MAX_GROUPS", "THRESHOLD", "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD",
+           "SILHOUETTE_THRESHOLD", "HALVINGS", "ENCODING_SPLITS", "MAPS", "WEAK", "TSNE_SCHEDULE"]
 
 #: Most groups looked for within one label (the whole set allows twice as many).
 MAX_GROUPS = 6
-#: Lowest prediction strength a number of groups must reach to be taken: on held-out points, on one whole map.
-HELD_OUT_THRESHOLD = 0.97
+#: Lowest score a number of groups must reach to be taken: the held-out count's mean of its two strengths;
+#: the prediction strength on one map of every point (the earlier rule).
+HELD_OUT_THRESHOLD = 0.94
 WHOLE_THRESHOLD = 0.95
 THRESHOLD = HELD_OUT_THRESHOLD
+#: Lowest held-out silhouette at which the whole set is split at all (below it, one group).
+SILHOUETTE_THRESHOLD = 0.4
 #: Maps averaged in one held-out count (each from a different random half).
 MAPS = 2
 #: A count whose decisive strength sits closer than this to the threshold is called weak.
 WEAK = 0.03
-#: Random halvings averaged in one prediction strength.
+#: Random halvings averaged in one prediction strength on a map, and on the encoding in the held-out count.
 HALVINGS = 10
+ENCODING_SPLITS = 4
 #: The t-SNE schedule the count's threshold was measured with (longer than the projections' default).
 TSNE_SCHEDULE = dict(pca_dims=0, early_iter=125, coarse_iter=200, fine_iter=200)
 
@@ -51,28 +70,40 @@ class GroupCount(Typed):
     ks : list of int
         The numbers of groups tried (1, 2, ...).
     scores : list of float
-        Prediction strength of each.
+        The criterion for each: the mean of ``map_scores`` and ``encoding_scores`` (``"held-out"``),
+        the prediction strength on one map (``"whole"``), or the held-out silhouette
+        (``"silhouette"``; 0 for k = 1, which has none).
     chosen : int
-        The largest k whose strength is at least ``threshold``.
+        The largest k whose score is at least ``threshold`` (``"silhouette"``: the best k, or
+        1 where the best stays below ``threshold``).
     threshold : float
     rule : str
-        ``"held-out"`` (strengths of groups placed on points the map was not made from) or
-        ``"whole"`` (strengths on one map of every point).
+        ``"held-out"``, ``"whole"`` or ``"silhouette"``.
+    map_scores, encoding_scores : list of float or None
+        The held-out count's two parts: the strength on points placed into maps made without
+        them, and the prediction strength of the encoding itself (None for other rules).
     """
+
+    ADDED_FIELDS = ("map_scores", "encoding_scores")
 
     ks: list[int]
     scores: list[float]
     chosen: int
     threshold: float
     rule: str = "whole"
+    map_scores: list[float] | None = None
+    encoding_scores: list[float] | None = None
 
     @property
     def margin(self) -> float:
         """How far the decision sits from the threshold: the chosen k's excess over it, or the next k's shortfall.
 
         Small (below ``WEAK``) means another threshold near this one would have counted
-        differently: the count is weak and the report says so.
+        differently: the count is weak and the report says so. For ``"silhouette"``, the best
+        silhouette's distance from the threshold below which the set is one group.
         """
+        if self.rule == "silhouette":
+            return float(abs(max(self.scores[1:]) - self.threshold)) if len(self.scores) > 1 else 1.0
         above = [s for k, s in zip(self.ks, self.scores, strict=True) if k > self.chosen]
         gaps = [self.threshold - max(above)] if above else []
         if self.chosen > 1:
@@ -155,6 +186,21 @@ def held_out_strength(fitted: np.ndarray, placed: np.ndarray, k: int, seed: int 
     return float(np.mean(values))
 
 
+def held_out_silhouette(fitted: np.ndarray, placed: np.ndarray, k: int, seed: int = 0, sample: int = 2000) -> float:
+    """Silhouette of the ``placed`` points grouped by the K-means centres of the ``fitted`` ones (-1 where k groups fail).
+
+    Computed on at most ``sample`` placed points (scikit-learn's ``sample_size``), since the
+    silhouette costs the square of the points.
+    """
+    centres = _kmeans(fitted, k, 3, seed) if k > 1 and len(fitted) >= 2 * k else None
+    if centres is None:
+        return -1.0
+    assign = centres.predict(placed)
+    if len(np.unique(assign)) < 2 or len(placed) <= len(np.unique(assign)):
+        return -1.0
+    return float(silhouette_score(placed, assign, sample_size=min(sample, len(placed)), random_state=seed))
+
+
 def _numbered(points: np.ndarray, k: int, seed: int) -> np.ndarray:
     """K-means groups of ``points`` numbered largest first (all 0 for k = 1; fewer than k where K-means finds fewer)."""
     model = None
@@ -185,32 +231,72 @@ def count_groups(points: np.ndarray, max_groups: int = MAX_GROUPS, seed: int = 0
                                                        rule="whole")
 
 
+def _held_out_maps(Z: np.ndarray, seed: int, maps: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``maps`` t-SNEs of ``Z``, each made from a random half and the other half placed into it: (points, fitted mask)."""
+    n = len(Z)
+    rng = np.random.default_rng(seed)
+    out = []
+    for r in range(maps if n >= 8 else 0):
+        fit_on = np.zeros(n, dtype=bool)
+        fit_on[rng.permutation(n)[: n // 2]] = True
+        out.append((tsne(Z, seed=seed + r, fit_on=fit_on, **TSNE_SCHEDULE).points, fit_on))
+    return out
+
+
+def _first_components(Z: np.ndarray) -> np.ndarray:
+    """Too few points to hold any out: the points placed on their first two components."""
+    first = np.zeros((len(Z), 2), dtype=np.float32)
+    first[:, : min(2, Z.shape[1])] = Z[:, :2]
+    return first
+
+
 def count_held_out(Z: np.ndarray, max_groups: int = MAX_GROUPS, seed: int = 0, threshold: float = HELD_OUT_THRESHOLD,
                    maps: int = MAPS) -> tuple[np.ndarray, np.ndarray, GroupCount]:
     """Map ``Z`` to 2-D and count its groups on held-out points; return the map, the groups and the count.
 
     ``maps`` times, a t-SNE is made from a random half of the points and the other half is
     placed into it (openTSNE's ``transform``); :func:`held_out_strength` scores each k on
-    that map, and the scores are averaged over the maps. The number of groups is the largest
-    k whose score reaches ``threshold`` (k = 1 always does: a label of one kind keeps one
-    group). The points returned are the first map's (fitted and placed points together),
+    that map, averaged over the maps. :func:`prediction_strength` of ``Z`` itself (no map,
+    ``ENCODING_SPLITS`` halvings) scores each k again. The number of groups is the largest k
+    whose mean of the two reaches ``threshold`` (k = 1 always does: a label of one kind keeps
+    one group). The points returned are the first map's (fitted and placed points together),
     grouped by K-means with the chosen k, largest group first.
     """
-    n = len(Z)
-    ks = _ks(n, max_groups)
-    rng = np.random.default_rng(seed)
-    curves, first = [], None
-    for r in range(maps if n >= 8 else 0):
-        fit_on = np.zeros(n, dtype=bool)
-        fit_on[rng.permutation(n)[: n // 2]] = True
-        points = tsne(Z, seed=seed + r, fit_on=fit_on, **TSNE_SCHEDULE).points
-        first = points if first is None else first
-        curves.append([held_out_strength(points[fit_on], points[~fit_on], k, seed) for k in ks])
-    if first is None:  # too few points to hold any out: one group, placed on the first two components
-        first = np.zeros((n, 2), dtype=np.float32)
-        first[:, : min(2, Z.shape[1])] = Z[:, :2]
-        curves = [[1.0] + [0.0] * (len(ks) - 1)]
-    scores = [float(v) for v in np.mean(curves, axis=0)]
+    ks = _ks(len(Z), max_groups)
+    made = _held_out_maps(Z, seed, maps)
+    if made:
+        first = made[0][0]
+        on_map = np.mean([[held_out_strength(p[f], p[~f], k, seed) for k in ks] for p, f in made], axis=0)
+        on_encoding = np.array([prediction_strength(Z, k, seed, splits=ENCODING_SPLITS) for k in ks])
+    else:  # one group, placed on the first two components
+        first = _first_components(Z)
+        on_map = on_encoding = np.array([1.0] + [0.0] * (len(ks) - 1))
+    scores = [float(v) for v in (on_map + on_encoding) / 2]
     chosen = _chosen(ks, scores, threshold)
-    return first, _numbered(first, chosen, seed), GroupCount(ks=ks, scores=scores, chosen=chosen, threshold=threshold,
-                                                             rule="held-out")
+    return first, _numbered(first, chosen, seed), GroupCount(
+        ks=ks, scores=scores, chosen=chosen, threshold=threshold, rule="held-out",
+        map_scores=[float(v) for v in on_map], encoding_scores=[float(v) for v in on_encoding])
+
+
+def count_by_silhouette(Z: np.ndarray, max_groups: int = 2 * MAX_GROUPS, seed: int = 0,
+                        threshold: float = SILHOUETTE_THRESHOLD) -> tuple[np.ndarray, np.ndarray, GroupCount]:
+    """Map ``Z`` to 2-D from half of its points and count its groups by the silhouette of the other half.
+
+    One t-SNE is made from a random half of the points and the other half placed into it;
+    for each k, K-means centres of the fitted half group the placed half, and
+    :func:`held_out_silhouette` scores that grouping. The count is the k of the best score,
+    or 1 where the best stays below ``threshold``. Returns the map (every point), the groups
+    (K-means with the chosen k, largest first) and the count.
+    """
+    ks = _ks(len(Z), max_groups)
+    made = _held_out_maps(Z, seed, 1)
+    if not made or len(ks) < 2:
+        first = made[0][0] if made else _first_components(Z)
+        return first, np.zeros(len(Z), dtype=np.int64), GroupCount(
+            ks=ks, scores=[0.0] * len(ks), chosen=1, threshold=threshold, rule="silhouette")
+    points, fit_on = made[0]
+    scores = [0.0] + [held_out_silhouette(points[fit_on], points[~fit_on], k, seed) for k in ks[1:]]
+    best = ks[int(np.argmax(scores[1:])) + 1]
+    chosen = best if max(scores[1:]) >= threshold else 1
+    return points, _numbered(points, chosen, seed), GroupCount(ks=ks, scores=scores, chosen=chosen,
+                                                               threshold=threshold, rule="silhouette")

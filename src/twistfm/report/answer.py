@@ -166,7 +166,7 @@ def inside(study: StudyReport) -> str:
             f"{_method(discovery.params)} (a label of one kind keeps one group). Together the labels hold "
             f"<b data-fact=\"kinds\">{facts.kinds}</b> groups found blind"
             f"{f'; the check names {facts.n_classes} original classes' if facts.n_classes else ''}.{exact} "
-            f"Ignoring the labels, the same criterion on one map of all test images finds {overall.chosen}"
+            f"Ignoring the labels, {_overall_method(overall)} finds {overall.chosen}"
             f"{': look-alike kinds merge into families there' if overall.chosen < facts.kinds else ''}. "
             "The original classes, where known, only name and score the groups: each group is named by the class most "
             "of its images are, with that class's share of the group.</p>" + table(rows)
@@ -175,13 +175,21 @@ def inside(study: StudyReport) -> str:
                     figure(figs.get(F.CRITERION_ALL), "The criterion over the whole set")))
 
 
+def _overall_method(overall) -> str:
+    """How the whole set was counted with the labels ignored, in words."""
+    if overall.rule == "silhouette":
+        return ("one map of all test images, made from half of them and counted by the best silhouette of the "
+                f"other half (one group below {overall.threshold:g}),")
+    return "the same criterion on one map of all test images"
+
+
 def _method(params: dict) -> str:
     """How the groups were counted, in words, from the discovery's own parameters."""
     dims = f"its {params['pca_dims']} principal components"
     if params.get("count") == "held-out":
         return (f"{dims} are mapped to 2-D by a t-SNE made from a random half of the label's images, the other half "
-                f"placed into it; the number of groups is the largest whose {params['criterion']}, measured on the "
-                f"placed images only (the held-out check, averaged over {params['maps']} maps), reaches "
+                f"placed into it; the number of groups is the largest whose {params['criterion']} (the map's "
+                f"strength measured on the placed images only, averaged over {params['maps']} maps) reaches "
                 f"{params['threshold']:g}")
     return (f"{dims} are embedded in 2-D by one t-SNE per label, and the number of groups is the largest whose "
             f"{params.get('criterion', 'K-means prediction strength')} reaches {params['threshold']:g}")

@@ -29,19 +29,26 @@ def _title(titles: Mapping[int, str] | None, label: int) -> str:
 
 @styled
 def criterion_figure(counts: dict[str, GroupCount], title: str) -> Figure:
-    """Prediction strength against the number of groups, one line per label (or the whole set), the choice ringed."""
+    """The count's score against the number of groups, one line per label (or the whole set), the choice ringed.
+
+    A silhouette has no value for one group: its curve starts at k = 2, and a count of 1 is not ringed.
+    """
     fig, ax = subplots(figsize=(7, 4.4))
     for i, (name, count) in enumerate(counts.items()):
-        ax.plot(count.ks, count.scores, marker="o", ms=4, color=color_of(i), label=f"{name}: {count.chosen} group(s)")
-        ax.plot([count.chosen], [count.scores[count.ks.index(count.chosen)]], marker="o", ms=12, mfc="none",
-                color=color_of(i))
+        first = 1 if count.rule == "silhouette" else 0
+        ax.plot(count.ks[first:], count.scores[first:], marker="o", ms=4, color=color_of(i),
+                label=f"{name}: {count.chosen} group(s)")
+        if count.chosen > first:
+            ax.plot([count.chosen], [count.scores[count.ks.index(count.chosen)]], marker="o", ms=12, mfc="none",
+                    color=color_of(i))
     threshold = next(iter(counts.values())).threshold
     ax.axhline(threshold, color="#555555", ls="--", lw=1, label=f"threshold {threshold:g}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("number of groups k")
-    held_out = next(iter(counts.values())).rule == "held-out"
-    ax.set_ylabel("prediction strength on held-out images" if held_out else "prediction strength")
-    ax.set_ylim(0, 1.05)
+    rule = next(iter(counts.values())).rule
+    ax.set_ylabel({"held-out": "prediction strength: mean of held-out map and encoding",
+                   "silhouette": "silhouette of held-out images"}.get(rule, "prediction strength"))
+    ax.set_ylim(min([0.0] + [min(c.scores) for c in counts.values()]) - 0.02, 1.05)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")

@@ -1,0 +1,237 @@
+"""Count rules for discovery, compared on the maps the held-out count makes: which one says how many groups.
+
+Usage: python bench/discover_rules.py [--part tune|report] [--cases fashion digits] [--groupings ...]
+       [--maps-cache DIR]
+
+For every case of ``bench/discover_bench.py`` (its cached encodings; train them first with
+``discover_bench.py --train-only``) and every label, the label's encoding is reduced as
+discovery reduces it and mapped as the held-out count maps it (``MAPS`` t-SNEs, each made
+from a random half of the label's images with the other half placed into it). For every k
+the curves below are measured once and cached with the K-means groups of the first map;
+each rule then chooses a count from the curves:
+
+- ``strength>=t``: the largest k whose held-out prediction strength on the map reaches t;
+- ``rel-strength>=t``: the same, k's strength minus the strength K-means reaches on a
+  uniform blob of the same points' spread (a null of no groups);
+- ``silhouette>=s``: the k of the best held-out silhouette (placed points, labelled by the
+  fitted points' centres), or 1 where it falls below s;
+- ``pca-strength>=t``: prediction strength of K-means on the reduced encoding itself
+  (random halves, no map);
+- ``both``: the largest k whose strength reaches t and whose silhouette reaches s;
+- ``strength&pca``: the largest k whose strength reaches t and whose pca-strength reaches u;
+- ``mean(strength,pca)``: the largest k whose mean of the two strengths reaches t;
+- ``gate``: 1 unless some k > 1 reaches t on the mean of the two strengths; then the k of
+  the best silhouette, or of the best mean strength;
+- ``eigengap``: the largest gap among the smallest eigenvalues of a k-nearest-neighbour
+  graph's normalised Laplacian, on the reduced encoding.
+
+It prints a table of each rule's share of exact counts and fine-class recovery (the
+(label, group) pairs matched one-to-one to the classes) per kind of case, and the same
+rules on one held-out map of the whole test set with the labels ignored (accuracy against
+the classes). The classes only score; they never choose anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from discover_bench import cases, encodings
+from sklearn.metrics import silhouette_score
+
+from twistfm.analysis.discover import _reduce
+from twistfm.analysis.discover_count import (
+    MAPS,
+    TSNE_SCHEDULE,
+    _kmeans,
+    _ks,
+    _numbered,
+    held_out_strength,
+    prediction_strength,
+)
+from twistfm.analysis.metrics import recovery_accuracy
+from twistfm.analysis.project import tsne
+
+
+def label_maps(Z: np.ndarray, seed: int = 0, maps: int = MAPS) -> tuple[np.ndarray, np.ndarray]:
+    """``maps`` held-out maps of ``Z`` (points, shape (maps, n, 2)) and which points each was fitted on."""
+    n = len(Z)
+    rng = np.random.default_rng(seed)
+    points, fits = [], []
+    for r in range(maps):
+        fit_on = np.zeros(n, dtype=bool)
+        fit_on[rng.permutation(n)[: n // 2]] = True
+        points.append(tsne(Z, seed=seed + r, fit_on=fit_on, **TSNE_SCHEDULE).points)
+        fits.append(fit_on)
+    return np.stack(points), np.stack(fits)
+
+
+def held_out_silhouette(fitted: np.ndarray, placed: np.ndarray, k: int, seed: int = 0) -> float:
+    """Silhouette of the placed points, grouped by the K-means centres of the fitted ones."""
+    centres = _kmeans(fitted, k, 3, seed)
+    if centres is None:
+        return -1.0
+    assign = centres.predict(placed)
+    if len(np.unique(assign)) < 2:
+        return -1.0
+    return float(silhouette_score(placed, assign, sample_size=min(2000, len(placed)), random_state=seed))
+
+
+def uniform_null(points: np.ndarray, seed: int) -> np.ndarray:
+    """Points drawn uniformly from the ellipse of ``points``' principal spread (one blob, no groups)."""
+    rng = np.random.default_rng(seed)
+    centre = points.mean(axis=0)
+    _, s, vt = np.linalg.svd(points - centre, full_matrices=False)
+    angle = rng.uniform(0, 2 * np.pi, len(points))
+    radius = np.sqrt(rng.uniform(0, 1, len(points)))
+    unit = np.stack([np.cos(angle), np.sin(angle)], axis=1) * radius[:, None]
+    return (centre + unit * (2 * s / np.sqrt(len(points))) @ vt).astype(np.float32)
+
+
+def eigengap(Z: np.ndarray, max_groups: int, neighbours: int = 15) -> int:
+    """The number of groups the largest eigengap of a kNN graph's normalised Laplacian points at."""
+    from scipy.sparse.csgraph import laplacian
+    from scipy.sparse.linalg import eigsh
+    from sklearn.neighbors import kneighbors_graph
+
+    graph = kneighbors_graph(Z, min(neighbours, len(Z) - 1), include_self=False)
+    graph = graph.maximum(graph.T)
+    values = np.sort(eigsh(laplacian(graph, normed=True), k=max_groups + 1, sigma=-1e-3, which="LM",
+                           return_eigenvectors=False))
+    return int(np.argmax(np.diff(values)[:max_groups])) + 1
+
+
+def measure(Z: np.ndarray, points: np.ndarray, fits: np.ndarray, ks: list[int], seed: int = 0) -> dict[str, np.ndarray]:
+    """Every curve the rules read, over ``ks``, and the first map's K-means groups for each k."""
+    strength, null, sil = [], [], []
+    for p, f in zip(points, fits, strict=True):
+        strength.append([held_out_strength(p[f], p[~f], k, seed) for k in ks])
+        q = uniform_null(p, seed)
+        null.append([held_out_strength(q[f], q[~f], k, seed) for k in ks])
+        sil.append([held_out_silhouette(p[f], p[~f], k, seed) if k > 1 else -1.0 for k in ks])
+    return {"strength": np.mean(strength, axis=0), "null": np.mean(null, axis=0), "silhouette": np.mean(sil, axis=0),
+            "pca": np.array([prediction_strength(Z, k, seed, splits=4) for k in ks]),
+            "eigengap": np.array(eigengap(Z, max(ks))),
+            "assign": np.stack([_numbered(points[0], k, seed) for k in ks])}
+
+
+def rules(c: dict[str, np.ndarray], ks: list[int]) -> dict[str, int]:
+    """The count each rule chooses from the curves ``c``."""
+    s, null, sil, pca = c["strength"], c["null"], c["silhouette"], c["pca"]
+
+    def largest(ok: np.ndarray) -> int:
+        return max([1] + [k for k, good in zip(ks, ok, strict=True) if good])
+
+    out: dict[str, int] = {}
+    for t in (0.8, 0.85, 0.9, 0.95, 0.97):
+        out[f"strength>={t}"] = largest(s >= t)
+    for t in (0.05, 0.1, 0.15, 0.2, 0.3):
+        out[f"rel-strength>={t}"] = largest(s - null >= t)
+    best = int(np.argmax(sil))
+    for t in (0.3, 0.4, 0.5, 0.6):
+        out[f"silhouette>={t}"] = ks[best] if sil[best] >= t else 1
+    for t in (0.7, 0.8, 0.9):
+        out[f"pca-strength>={t}"] = largest(pca >= t)
+    for t in (0.8, 0.85, 0.9):
+        for u in (0.35, 0.45):
+            out[f"both>={t},{u}"] = largest((s >= t) & (sil >= u))
+    for t in (0.85, 0.9, 0.95):
+        for u in (0.8, 0.85, 0.9):
+            out[f"strength&pca>={t},{u}"] = largest((s >= t) & (pca >= u))
+    for t in (0.85, 0.9, 0.92, 0.93, 0.94, 0.95, 0.96):
+        out[f"mean(strength,pca)>={t}"] = largest((s + pca) / 2 >= t)
+    mean = (s + pca) / 2
+    for t in (0.85, 0.9, 0.92, 0.94, 0.96):
+        split = len(ks) > 1 and mean[1:].max() >= t
+        out[f"gate>={t},silhouette"] = ks[1 + int(np.argmax(sil[1:]))] if split else 1
+        out[f"gate>={t},best-mean"] = ks[1 + int(np.argmax(mean[1:]))] if split else 1
+    out["eigengap"] = int(min(c["eigengap"], max(ks)))
+    return out
+
+
+def as_dict(maps: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+    return {"points": maps[0], "fits": maps[1]}
+
+
+def cached(path: Path, make):
+    """The arrays stored at ``path``, made by ``make()`` and stored there first if absent."""
+    if path.exists():
+        with np.load(path) as stored:
+            return {k: stored[k] for k in stored.files}
+    out = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **out)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("tune", "report"), default="tune")
+    parser.add_argument("--cases", nargs="+", choices=("seed", "fashion", "digits"), default=["fashion", "digits"])
+    parser.add_argument("--groupings", nargs="+", type=int, default=None)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--seed-models", nargs="+", default=["quick"])
+    parser.add_argument("--cache", default="runs/bench/discover-cache")
+    parser.add_argument("--maps-cache", default="runs/bench/discover-maps")
+    parser.add_argument("--whole", action="store_true", help="also the whole test set, labels ignored")
+    args = parser.parse_args()
+    table: dict[str, dict[str, list]] = {}
+    whole: dict[str, dict[str, list]] = {}
+    for case in cases(args):
+        layers, classes, info = encodings(case, Path(args.cache))
+        X, labels = layers[info["layers"][0]], case.grouping[classes]
+        stem = f"{case.kind}-{case.name.replace(' ', '_')}"
+        per: dict[str, dict[int, tuple[np.ndarray, bool]]] = {}
+        for value in np.unique(labels):
+            mask = labels == value
+            Z = _reduce(X[mask], 0)
+            ks = _ks(len(Z), 6)
+            maps = cached(Path(args.maps_cache) / f"{stem}-{value}.npz", lambda Z=Z: as_dict(label_maps(Z)))
+            c = cached(Path(args.maps_cache) / f"{stem}-{value}-curves.npz",
+                       lambda Z=Z, maps=maps, ks=ks: measure(Z, maps["points"], maps["fits"], ks))
+            true = len(np.unique(classes[mask]))
+            chosen = rules(c, ks)
+            for name, k in chosen.items():
+                per.setdefault(name, {})[value] = (c["assign"][k - 1], k == true)
+            print(f"{case.name} label {value} true {true}: strength " + " ".join(f"{v:.2f}" for v in c["strength"])
+                  + " | null " + " ".join(f"{v:.2f}" for v in c["null"])
+                  + " | sil " + " ".join(f"{v:.2f}" for v in c["silhouette"])
+                  + " | pca " + " ".join(f"{v:.2f}" for v in c["pca"]) + f" | eigengap {int(c['eigengap'])}", flush=True)
+        for name, chosen_per in per.items():
+            g = np.zeros(len(labels), dtype=np.int64)
+            for value, (assign, _) in chosen_per.items():
+                g[labels == value] = assign
+            table.setdefault(name, {}).setdefault(case.kind, []).append(
+                (sum(e for _, e in chosen_per.values()), len(chosen_per), recovery_accuracy(labels * 100 + g, classes)))
+        if args.whole:
+            Z = _reduce(X, 0)
+            ks = _ks(len(Z), 12)
+            maps = cached(Path(args.maps_cache) / f"{stem}-whole.npz",
+                          lambda Z=Z: as_dict(label_maps(Z, maps=1)))
+            c = cached(Path(args.maps_cache) / f"{stem}-whole-curves.npz",
+                       lambda Z=Z, maps=maps, ks=ks: measure(Z, maps["points"], maps["fits"], ks))
+            for name, k in rules(c, ks).items():
+                whole.setdefault(name, {}).setdefault(case.kind, []).append(
+                    (k, recovery_accuracy(c["assign"][k - 1], classes)))
+    kinds = list(next(iter(table.values())))
+    print("\n| rule | " + " | ".join(f"{k}: exact, recovery" for k in kinds) + " |")
+    print("|---|" + "---|" * len(kinds))
+    for name, per_kind in table.items():
+        cells = []
+        for rows in per_kind.values():
+            exact, total = sum(r[0] for r in rows), sum(r[1] for r in rows)
+            cells.append(f"{exact}/{total} ({exact / total:.0%}), {np.mean([r[2] for r in rows]):.3f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    if whole:
+        print("\nLabels ignored (one held-out map of the whole test set):\n")
+        print("| rule | " + " | ".join(f"{k}: counts, accuracy" for k in kinds) + " |")
+        print("|---|" + "---|" * len(kinds))
+        for name, per_kind in whole.items():
+            print(f"| {name} | " + " | ".join(f"{' '.join(str(r[0]) for r in rows)}, {np.mean([r[1] for r in rows]):.3f}"
+                                             for rows in per_kind.values()) + " |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
