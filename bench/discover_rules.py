@@ -39,44 +39,24 @@ from pathlib import Path
 
 import numpy as np
 from discover_bench import cases, encodings
-from sklearn.metrics import silhouette_score
 
 from twistfm.analysis.discover import _reduce
 from twistfm.analysis.discover_count import (
     MAPS,
-    TSNE_SCHEDULE,
-    _kmeans,
+    _held_out_maps,
     _ks,
     _numbered,
+    held_out_silhouette,
     held_out_strength,
     prediction_strength,
 )
 from twistfm.analysis.metrics import recovery_accuracy
-from twistfm.analysis.project import tsne
 
 
 def label_maps(Z: np.ndarray, seed: int = 0, maps: int = MAPS) -> tuple[np.ndarray, np.ndarray]:
     """``maps`` held-out maps of ``Z`` (points, shape (maps, n, 2)) and which points each was fitted on."""
-    n = len(Z)
-    rng = np.random.default_rng(seed)
-    points, fits = [], []
-    for r in range(maps):
-        fit_on = np.zeros(n, dtype=bool)
-        fit_on[rng.permutation(n)[: n // 2]] = True
-        points.append(tsne(Z, seed=seed + r, fit_on=fit_on, **TSNE_SCHEDULE).points)
-        fits.append(fit_on)
-    return np.stack(points), np.stack(fits)
-
-
-def held_out_silhouette(fitted: np.ndarray, placed: np.ndarray, k: int, seed: int = 0) -> float:
-    """Silhouette of the placed points, grouped by the K-means centres of the fitted ones."""
-    centres = _kmeans(fitted, k, 3, seed)
-    if centres is None:
-        return -1.0
-    assign = centres.predict(placed)
-    if len(np.unique(assign)) < 2:
-        return -1.0
-    return float(silhouette_score(placed, assign, sample_size=min(2000, len(placed)), random_state=seed))
+    made = _held_out_maps(Z, seed, maps)
+    return np.stack([p for p, _ in made]), np.stack([f for _, f in made])
 
 
 def uniform_null(points: np.ndarray, seed: int) -> np.ndarray:

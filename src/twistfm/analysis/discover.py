@@ -235,12 +235,9 @@ def _reduce(X: np.ndarray, seed: int) -> np.ndarray:
 def _count(Z: np.ndarray, count: str, max_groups: int, seed: int, threshold: float,
            maps: int = MAPS) -> tuple[np.ndarray, np.ndarray, GroupCount, dict[str, Any]]:
     """``Z``'s map, its groups and their count by the rule ``count``, with the t-SNE's settings as recorded."""
-    if count == "silhouette":
-        points, assign, found = count_by_silhouette(Z, max_groups, seed, threshold)
-        return points, assign, found, {"fitted": "a random half of the points", "placed": "the other half",
-                                       **TSNE_SCHEDULE}
-    if count == "held-out":
-        points, assign, found = count_held_out(Z, max_groups, seed, threshold, maps=maps)
+    if count in ("silhouette", "held-out"):
+        points, assign, found = (count_by_silhouette(Z, max_groups, seed, threshold) if count == "silhouette"
+                                 else count_held_out(Z, max_groups, seed, threshold, maps=maps))
         return points, assign, found, {"fitted": "a random half of the points", "placed": "the other half",
                                        **TSNE_SCHEDULE}
     embedding = tsne(Z, seed=seed, **TSNE_SCHEDULE)
