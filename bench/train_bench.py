@@ -2,6 +2,7 @@
 
 Usage:
   python bench/train_bench.py throughput            # cm1 images/s and % of the matrix-multiply limit, same run
+  python bench/train_bench.py inference             # evaluation and encoding images/s per batch size, per model
   python bench/train_bench.py RECIPE [--seeds 0 1 2] # train a recipe; test accuracy, training time, images/s
   ... [--kinds native avx2]                          # the kinds of CPU to run on (default: both; see _kinds.py)
 
@@ -13,6 +14,11 @@ cm1 and tfm-small; the seeds' batch-10 Adam recipe's images/s; and an epoch of t
 recipe (in the precision "auto" chooses) with its evaluation seconds against its training
 seconds. Every figure is printed for each kind of CPU (the machine as it is, and AVX2 only),
 each kind in its own child process, one after the other.
+
+``inference`` measures, for each network of the studies, the images/s of ``predict`` (the
+evaluation each epoch and the final metrics) and of ``encode`` (every analysis) on the 10,000
+test images at several batch sizes, in fp32 (the best of three passes each): the batch the library uses (``INFERENCE_BATCH``)
+is chosen from these figures.
 
 A recipe (see ``twistfm.recipes``) is trained on all 60,000 training images once per seed;
 each run's test accuracy, training minutes (evaluation excluded) and images/s are printed,
@@ -120,6 +126,36 @@ def throughput() -> None:
               f"test accuracy {result.metrics['test_acc']:.4f}")
 
 
+def best_seconds(work, repeats: int = 3) -> float:
+    """The fastest of ``repeats`` timings of ``work()`` (the others are the machine's noise)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def inference(batches: tuple[int, ...] = (32, 64, 128, 256, 500, 1000)) -> None:
+    from twistfm.encode import encode, layer_names
+    from twistfm.models import INFERENCE_BATCH, to_input
+    from twistfm.training.evaluation import predict
+
+    images = load_dataset().x_test
+    x = to_input(images)
+    print(f"the library's inference batch: {INFERENCE_BATCH}")
+    for name in ("cm1", "model-a", "tfm-small", "tfm-res"):
+        model = create_model(name, 5)
+        layer = layer_names(model)[-2]
+        row = []
+        for batch in batches:
+            predict(model, x[:2000], batch_size=batch)
+            logits = len(x) / best_seconds(lambda m=model, b=batch: predict(m, x, batch_size=b))
+            codes = len(x) / best_seconds(lambda m=model, b=batch, n=layer: encode(m, images, n, batch_size=b))
+            row.append(f"{batch}: {logits:,.0f} / {codes:,.0f}")
+        print(f"{name} images/s at batch (predict / encode {layer}): " + "; ".join(row), flush=True)
+
+
 def train_recipe(name: str, seeds: list[int], kind: str) -> None:
     dataset = load_dataset()
     accs, runs = [], []
@@ -157,6 +193,8 @@ def main() -> None:
     def run(args: argparse.Namespace) -> None:
         if args.part == "throughput":
             throughput()
+        elif args.part == "inference":
+            inference()
         else:
             train_recipe(args.part, args.seeds, args.kind)
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from .atomic import atomic_open
 from .errors import OptionError
-from .models import feature_info, inference_layout, input_shape_of, to_input
+from .models import INFERENCE_BATCH, feature_info, inference_layout, input_shape_of, to_input
 
 __all__ = ["layer_names", "candidate_layers", "default_layer", "check_layer", "check_images", "encode", "encode_batches",
            "encode_layers", "encode_to_npy", "layer_width"]
@@ -62,7 +62,7 @@ def layer_width(model: nn.Module, layer: str) -> int:
 
 
 @torch.no_grad()
-def encode_batches(model: nn.Module, images: np.ndarray, layer: str, batch_size: int = 500) -> Iterator[np.ndarray]:
+def encode_batches(model: nn.Module, images: np.ndarray, layer: str, batch_size: int = INFERENCE_BATCH) -> Iterator[np.ndarray]:
     """Yield the flattened output of ``layer`` for successive batches of ``images``."""
     check_layer(model, layer)
     check_images(model, images)
@@ -78,7 +78,7 @@ def encode_batches(model: nn.Module, images: np.ndarray, layer: str, batch_size:
 
 
 @torch.no_grad()
-def encode_layers(model: nn.Module, images: np.ndarray, layers: list[str], batch_size: int = 500
+def encode_layers(model: nn.Module, images: np.ndarray, layers: list[str], batch_size: int = INFERENCE_BATCH
                   ) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``(layer, encoding)`` for each of ``layers`` in model order, in one forward pass.
 
@@ -107,7 +107,7 @@ def encode_layers(model: nn.Module, images: np.ndarray, layers: list[str], batch
             yield layer, current.reshape(len(current), int(np.prod(current.shape[1:]))).numpy()
 
 
-def encode(model: nn.Module, images: np.ndarray, layer: str, batch_size: int = 500) -> np.ndarray:
+def encode(model: nn.Module, images: np.ndarray, layer: str, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
     """The output of ``layer`` for every image, flattened to (N, d) float32.
 
     Parameters
@@ -118,7 +118,7 @@ def encode(model: nn.Module, images: np.ndarray, layer: str, batch_size: int = 5
         The images the model was trained on: their size and channels.
     layer : str
         A name from :func:`layer_names`.
-    batch_size : int, default=500
+    batch_size : int, default=INFERENCE_BATCH
         Images per forward pass; memory stays bounded by the output array.
     """
     out = np.empty((len(images), layer_width(model, layer)), dtype=np.float32)
@@ -129,7 +129,8 @@ def encode(model: nn.Module, images: np.ndarray, layer: str, batch_size: int = 5
     return out
 
 
-def encode_to_npy(model: nn.Module, images: np.ndarray, layer: str, path: Path, batch_size: int = 500) -> tuple[int, int]:
+def encode_to_npy(model: nn.Module, images: np.ndarray, layer: str, path: Path,
+                  batch_size: int = INFERENCE_BATCH) -> tuple[int, int]:
     """Stream the encoding into a ``.npy`` file batch by batch (memory stays one batch wide).
 
     Returns the (N, d) shape written. The file appears under ``path`` only when complete.

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models import count_parameters, inference_layout
+from ..models import INFERENCE_BATCH, count_parameters, inference_layout
 from .steps import autocast
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ __all__ = ["predict", "evaluate", "final_metrics"]
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta: bool = False,
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = INFERENCE_BATCH, tta: bool = False,
             precision: str = "fp32") -> torch.Tensor:
     """Logits for every image of ``x`` (float32 NCHW), batched, in eval mode.
 
@@ -28,7 +28,7 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, tta: bool
     model : nn.Module
     x : torch.Tensor
         Images, float32 N x C x H x W.
-    batch_size : int, default=1000
+    batch_size : int, default=INFERENCE_BATCH
     tta : bool, default=False
         Test-time augmentation: the logits are the mean over each image and its horizontal mirror.
     precision : {"fp32", "bf16"}, default="fp32"
