@@ -212,3 +212,25 @@ def test_cli_compare_with_seeds_reports_mean_deviation_and_range(tmp_path, tiny_
 
     stats_line = table.splitlines()[2]
     assert f"| {round(statistics.mean(accs), 4)} |" in stats_line and f"| {min(accs)} |" in stats_line
+
+
+def test_test_images_read_once_at_the_end(tmp_path, tiny_dataset, monkeypatch):
+    """The last epoch's reading of the test images (with flip TTA) is the final metrics' one: not read twice."""
+    import importlib
+
+    evaluation = importlib.import_module("twistfm.training.evaluation")
+    loop = importlib.import_module("twistfm.training.loop")
+    reads = []
+    real = evaluation.predict
+
+    def counted(model, x, *args, **kw):
+        reads.append((len(x), kw.get("tta", False)))
+        return real(model, x, *args, **kw)
+
+    monkeypatch.setattr(evaluation, "predict", counted)
+    monkeypatch.setattr(loop, "predict", counted)
+    result = _fit(tmp_path, _config(epochs=2, tta=True, val_split=0.2), tiny_dataset)
+    n_test = len(tiny_dataset.x_test)
+    assert reads.count((n_test, True)) == 1
+    assert result.metrics["test_acc"] == result.history[-1]["test_acc"]
+    assert result.metrics["test_inference_seconds"] > 0

@@ -15,7 +15,7 @@ from .steps import autocast
 if TYPE_CHECKING:
     from .loop import Loop
 
-__all__ = ["predict", "evaluate", "final_metrics"]
+__all__ = ["predict", "evaluate", "scores_of", "final_metrics"]
 
 
 @torch.no_grad()
@@ -57,16 +57,25 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, tta: bool = Fal
     """Mean cross-entropy loss and accuracy of ``model`` on (x, y); NaN for no images."""
     if len(x) == 0:
         return float("nan"), float("nan")
-    logits = predict(model, x, tta=tta, precision=precision)
+    return scores_of(predict(model, x, tta=tta, precision=precision), y)
+
+
+def scores_of(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Mean cross-entropy loss and accuracy of ``logits`` against ``y``; NaN for no images."""
+    if len(y) == 0:
+        return float("nan"), float("nan")
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
 def final_metrics(loop: Loop, stopped: bool) -> dict[str, Any]:
     """``metrics.json``: the test images read as configured (with TTA if asked), timings, confusion, sizes."""
     history = loop.history
-    start = time.perf_counter()
-    logits = predict(loop.averaged, loop.splits.x_test, tta=loop.config.tta, precision=loop.precision)
-    infer = time.perf_counter() - start
+    if loop.final_logits is not None:  # the last epoch read the test images just so: not read twice
+        logits, infer = loop.final_logits
+    else:
+        start = time.perf_counter()
+        logits = predict(loop.averaged, loop.splits.x_test, tta=loop.config.tta, precision=loop.precision)
+        infer = time.perf_counter() - start
     y = loop.splits.y_test
     pred = logits.argmax(1)
     k = logits.shape[1]

@@ -3,8 +3,8 @@
 So an epoch is a pure function of (weights, optimiser state, seed, epoch number), and a run
 resumed from its last end-of-epoch checkpoint ends with exactly the weights and history of
 an uninterrupted run. Each epoch evaluates the validation images (or, without any, the test
-images) without test-time augmentation; the last epoch evaluates the test images as the
-final metrics do.
+images) without test-time augmentation; the last epoch reads the test images as the final
+metrics do (with test-time augmentation where asked), and the final metrics reuse that reading.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ..distributed import PeerStopped, Team
 from ..errors import Interrupted, OptionError
 from ..progress import BatchBar
-from .evaluation import evaluate, final_metrics
+from .evaluation import evaluate, final_metrics, predict, scores_of
 from .events import Callback, LoopCallback, RunFolder, TrainEvent, is_due
 from .steps import augment, autocast, epoch_seed, erase, lr_at, optimizer_to
 
@@ -54,6 +54,8 @@ class Loop:
     precision_reason: str
     progress: bool = True
     history: list[dict[str, float]] = field(default_factory=list)
+    #: The last epoch's test logits (read as the final metrics read them) and their seconds, kept for those metrics.
+    final_logits: tuple[torch.Tensor, float] | None = None
 
     def __post_init__(self) -> None:
         self.channels_last = self.device.type == "cpu"
@@ -200,9 +202,13 @@ class Loop:
             # images as the final metrics do.
             last = epoch == config.epochs
             val_loss, val_acc = evaluate(self.averaged, splits.x_val, splits.y_val, False, self.precision)
-            if last or not len(splits.x_val):
-                test_loss, test_acc = evaluate(self.averaged, splits.x_test, splits.y_test, config.tta and last,
-                                               self.precision)
+            if last:
+                start = time.perf_counter()
+                logits = predict(self.averaged, splits.x_test, tta=config.tta, precision=self.precision)
+                self.final_logits = (logits, time.perf_counter() - start)
+                test_loss, test_acc = scores_of(logits, splits.y_test)
+            elif not len(splits.x_val):
+                test_loss, test_acc = evaluate(self.averaged, splits.x_test, splits.y_test, False, self.precision)
         return {"val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc}
 
     def _step(self, xb: torch.Tensor, yb: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
