@@ -86,3 +86,28 @@ def test_a_wide_confusion_matrix_is_stacked_and_counts_have_thousands_separators
     wide = F.confusion_figure(np.ones((5, 10), int), [f"label {i}" for i in range(5)], xticklabels=list("abcdefghij"))
     top, bottom = (ax.get_position() for ax in wide.axes[:2])
     assert top.y0 > bottom.y1  # one above the other, as "top ... bottom" captions say
+
+
+def test_an_image_grid_is_one_picture_with_its_captions_above_the_images_and_row_names_beside_them():
+    images = np.random.default_rng(0).integers(0, 255, (23, 28, 28), dtype=np.uint8)
+    fig = F.image_grid_figure(images, [f"label {i % 5}" for i in range(23)], "a grid", cols=10,
+                              row_names=["cluster 0", "cluster 1", "cluster 2"])
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    (ax,) = fig.axes
+    (picture,) = ax.images
+    assert picture.get_array().shape[:2] == (3 * (28 + 11), 10 * (28 + 4) - 4)  # 3 rows of 10 tiles, gaps and captions
+    captions = [t for t in ax.texts if t.get_text().startswith("label")]
+    names = [t for t in ax.texts if t.get_text().startswith("cluster")]
+    assert len(captions) == 23 and len(names) == 3
+    left_of_images = ax.get_window_extent(renderer).x0
+    for text in names:
+        assert text.get_window_extent(renderer).x1 <= left_of_images + 1, text.get_text()
+    box = ax.get_window_extent(renderer)
+    for k, text in enumerate(captions):  # each caption over its own column, the rows top to bottom
+        centre = (text.get_window_extent(renderer).x0 + text.get_window_extent(renderer).x1) / 2
+        assert abs(centre - (box.x0 + (k % 10 + 0.45) * box.width / 10)) < box.width / 20, k
+    tops = [captions[r * 10].get_window_extent(renderer).y0 for r in range(3)]
+    assert tops[0] > tops[1] > tops[2]
+    grey = picture.get_array()
+    assert grey[11:39, :28].tolist() == (255 - images[0]).tolist()  # the first image, dark ink on white, under its caption
