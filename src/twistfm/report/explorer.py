@@ -60,6 +60,9 @@ TILE, SHEET_COLS, PER_SHEET = 28, 100, 7000
 #: Images a selection shows in its grid.
 GRID = 96
 _QUALITY = 75
+#: libwebp's effort (0-6): 2 encodes a sheet of 7,000 Fashion-MNIST tiles in 0.46 s against 0.83 s
+#: at its default 4, 1.5 % larger, with the same error (on a 2-core AVX2 CPU).
+_METHOD = 2
 _SCRIPT = resources.files(__package__).joinpath("explorer.js").read_text(encoding="utf-8")
 _CORRECT, _WRONG, _TRAIN, _TEST = PALETTE[2], PALETTE[7], PALETTE[1], PALETTE[0]
 
@@ -122,7 +125,7 @@ def sprite_sheets(images: np.ndarray, quality: int = _QUALITY) -> list[str]:
             r, c = divmod(k, SHEET_COLS)
             canvas[r * side:(r + 1) * side, c * side:(c + 1) * side] = display(image) if same else tile(image, side)
         buffer = io.BytesIO()
-        Image.fromarray(canvas).save(buffer, format="WEBP", quality=quality, method=4)
+        Image.fromarray(canvas).save(buffer, format="WEBP", quality=quality, method=_METHOD)
         uris.append("data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode())
     return uris
 
