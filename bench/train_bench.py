@@ -17,8 +17,8 @@ each kind in its own child process, one after the other.
 
 ``inference`` measures, for each network of the studies, the images/s of ``predict`` (the
 evaluation each epoch and the final metrics) and of ``encode`` (every analysis) on the 10,000
-test images at several batch sizes, in fp32 (the best of three passes each): the batch the library uses (``INFERENCE_BATCH``)
-is chosen from these figures.
+test images at several batch sizes, in fp32 (the best of three passes each): the batch the
+library uses (``INFERENCE_BATCH``) is chosen from these figures.
 
 A recipe (see ``twistfm.recipes``) is trained on all 60,000 training images once per seed;
 each run's test accuracy, training minutes (evaluation excluded) and images/s are printed,

@@ -219,7 +219,6 @@ def test_test_images_read_once_at_the_end(tmp_path, tiny_dataset, monkeypatch):
     import importlib
 
     evaluation = importlib.import_module("twistfm.training.evaluation")
-    loop = importlib.import_module("twistfm.training.loop")
     reads = []
     real = evaluation.predict
 
@@ -228,7 +227,6 @@ def test_test_images_read_once_at_the_end(tmp_path, tiny_dataset, monkeypatch):
         return real(model, x, *args, **kw)
 
     monkeypatch.setattr(evaluation, "predict", counted)
-    monkeypatch.setattr(loop, "predict", counted)
     result = _fit(tmp_path, _config(epochs=2, tta=True, val_split=0.2), tiny_dataset)
     n_test = len(tiny_dataset.x_test)
     assert reads.count((n_test, True)) == 1

@@ -15,7 +15,7 @@ from .steps import autocast
 if TYPE_CHECKING:
     from .loop import Loop
 
-__all__ = ["predict", "evaluate", "scores_of", "final_metrics"]
+__all__ = ["predict", "evaluate", "scores_of", "read_test", "final_metrics"]
 
 
 @torch.no_grad()
@@ -56,7 +56,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, tta: bool = Fal
              precision: str = "fp32") -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on (x, y); NaN for no images."""
     if len(x) == 0:
-        return float("nan"), float("nan")
+        return float("nan"), float("nan")  # without running the model
     return scores_of(predict(model, x, tta=tta, precision=precision), y)
 
 
@@ -67,15 +67,18 @@ def scores_of(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
+def read_test(loop: Loop) -> tuple[torch.Tensor, float]:
+    """The test images' logits as the final metrics read them (with TTA where configured), and the seconds taken."""
+    start = time.perf_counter()
+    logits = predict(loop.averaged, loop.splits.x_test, tta=loop.config.tta, precision=loop.precision)
+    return logits, time.perf_counter() - start
+
+
 def final_metrics(loop: Loop, stopped: bool) -> dict[str, Any]:
     """``metrics.json``: the test images read as configured (with TTA if asked), timings, confusion, sizes."""
     history = loop.history
-    if loop.final_logits is not None:  # the last epoch read the test images just so: not read twice
-        logits, infer = loop.final_logits
-    else:
-        start = time.perf_counter()
-        logits = predict(loop.averaged, loop.splits.x_test, tta=loop.config.tta, precision=loop.precision)
-        infer = time.perf_counter() - start
+    # The last epoch read the test images just so (not when training stopped early or nothing was left to train).
+    logits, infer = loop.final_logits if loop.final_logits is not None else read_test(loop)
     y = loop.splits.y_test
     pred = logits.argmax(1)
     k = logits.shape[1]

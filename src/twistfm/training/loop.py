@@ -24,7 +24,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ..distributed import PeerStopped, Team
 from ..errors import Interrupted, OptionError
 from ..progress import BatchBar
-from .evaluation import evaluate, final_metrics, predict, scores_of
+from .evaluation import evaluate, final_metrics, read_test, scores_of
 from .events import Callback, LoopCallback, RunFolder, TrainEvent, is_due
 from .steps import augment, autocast, epoch_seed, erase, lr_at, optimizer_to
 
@@ -199,14 +199,11 @@ class Loop:
         if self.team.main:
             # Test-time augmentation and the test set cost a third of an epoch: each epoch reads the
             # validation images plainly (the test images where there are none), the last one the test
-            # images as the final metrics do.
-            last = epoch == config.epochs
+            # images as the final metrics do (they reuse that reading).
             val_loss, val_acc = evaluate(self.averaged, splits.x_val, splits.y_val, False, self.precision)
-            if last:
-                start = time.perf_counter()
-                logits = predict(self.averaged, splits.x_test, tta=config.tta, precision=self.precision)
-                self.final_logits = (logits, time.perf_counter() - start)
-                test_loss, test_acc = scores_of(logits, splits.y_test)
+            if epoch == config.epochs:
+                self.final_logits = read_test(self)
+                test_loss, test_acc = scores_of(self.final_logits[0], splits.y_test)
             elif not len(splits.x_val):
                 test_loss, test_acc = evaluate(self.averaged, splits.x_test, splits.y_test, False, self.precision)
         return {"val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc}
