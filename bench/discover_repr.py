@@ -1,0 +1,119 @@
+"""Discovery representations compared: the classifier's encoding, an images-only autoencoder, both.
+
+Usage: python bench/discover_repr.py [--part tune|report] [--cases fashion digits seed]
+       [--reps pool1 ae pool1+ae] [--ae-epochs 8] [--ae-code 32] [--ae-width 32]
+       [--threshold T]
+
+For every case of ``bench/discover_bench.py`` (train its classifiers first with
+``discover_bench.py --train-only``; the ``ae`` representation alone needs none), discovery
+runs with the library's count rule on each representation:
+
+- ``pool1``: the classifier's first candidate layer (what ``discover`` uses today);
+- ``ae``: the code of a convolutional autoencoder trained on the image set's training images
+  only (no labels; one per image set, cached), as N2D does;
+- ``pool1+ae``: both, each row of each part scaled to unit length, side by side.
+
+It prints per case the counts found against the truth, and a summary per representation and
+kind of case: labels whose count is exact, mean fine-class recovery, mean discovery seconds.
+The classes only score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from _autoencoder import autoencoder_code, train_autoencoder
+from _kinds import cpu_line
+from discover_bench import cases, encodings, images
+
+from twistfm.analysis.discover import THRESHOLD, discover
+from twistfm.analysis.metrics import recovery_accuracy
+
+
+def ae_codes(kind: str, cache: Path, epochs: int, code: int, width: int) -> tuple[np.ndarray, float]:
+    """The autoencoder code of the image set's test images (trained on its training images; cached)."""
+    image_set = "digits" if kind == "digits" else "fashion"
+    path = cache / (f"ae-{image_set}-e{epochs}-c{code}" + (f"-w{width}" if width != 32 else "") + ".npz")
+    if path.exists():
+        with np.load(path) as stored:
+            return stored["code"], float(stored["seconds"])
+    x_train, _, x_test, _ = images(kind)
+    start = time.perf_counter()
+    model = train_autoencoder(x_train, code=code, width=width, epochs=epochs * (10 if image_set == "digits" else 1))
+    seconds = time.perf_counter() - start
+    out = autoencoder_code(model, x_test)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, code=out, seconds=seconds)
+    return out, seconds
+
+
+def unit(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("tune", "report"), default="tune")
+    parser.add_argument("--cases", nargs="+", choices=("seed", "fashion", "digits"), default=["fashion", "digits"])
+    parser.add_argument("--groupings", nargs="+", type=int, default=None)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--seed-models", nargs="+", default=["quick"])
+    parser.add_argument("--cache", default="runs/bench/discover-cache")
+    parser.add_argument("--reps", nargs="+", default=["pool1", "ae", "pool1+ae"])
+    parser.add_argument("--ae-epochs", type=int, default=8)
+    parser.add_argument("--ae-code", type=int, default=32)
+    parser.add_argument("--ae-width", type=int, default=32, help="channels of the autoencoder's first convolution")
+    parser.add_argument("--threshold", type=float, default=THRESHOLD)
+    args = parser.parse_args()
+    print(cpu_line(), flush=True)
+    print(f"part {args.part}; representations {args.reps}; threshold {args.threshold}; "
+          f"autoencoder {args.ae_epochs} epochs, code {args.ae_code}, width {args.ae_width}; "
+          f"torch threads {torch.get_num_threads()}", flush=True)
+    cache = Path(args.cache)
+    rows = []
+    for case in cases(args):
+        wants_ae = any("ae" in r for r in args.reps)
+        code, ae_seconds = (ae_codes(case.kind, cache, args.ae_epochs, args.ae_code, args.ae_width) if wants_ae
+                            else (None, 0.0))
+        layers, classes = None, None
+        if any("pool1" in r for r in args.reps):
+            layers, classes, info = encodings(case, cache)
+        if classes is None:
+            classes = images(case.kind)[3]
+        labels = case.grouping[classes]
+        truth = [len(np.unique(classes[labels == v])) for v in np.unique(labels)]
+        for rep in args.reps:
+            parts = []
+            if "pool1" in rep:
+                parts.append(unit(layers[info["layers"][0]]))
+            if "ae" in rep:
+                parts.append(unit(code))
+            X = np.hstack(parts)
+            start = time.perf_counter()
+            found = discover(X, labels, classes, layer=rep, threshold=args.threshold)
+            seconds = time.perf_counter() - start
+            counts = [len(lg.groups) for lg in found.per_label]
+            recovery = recovery_accuracy(labels * 100 + found.group, classes)
+            rows.append({"kind": case.kind, "rep": rep, "labels": len(counts), "exact": found.exact,
+                         "recovery": recovery, "seconds": seconds})
+            print(f"{case.name:28s} {rep:10s} counts {' '.join(map(str, counts))} (truth {' '.join(map(str, truth))}): "
+                  f"exact {found.exact}/{len(counts)}, recovery {recovery:.3f}, {seconds:.1f} s"
+                  + (f" (autoencoder trained in {ae_seconds:.0f} s)" if "ae" in rep else ""), flush=True)
+    print("\n| cases | representation | labels | counts exact | mean fine-class recovery | mean discover s |")
+    print("|---|---|---|---|---|---|")
+    for kind in dict.fromkeys(r["kind"] for r in rows):
+        for rep in args.reps:
+            mine = [r for r in rows if r["kind"] == kind and r["rep"] == rep]
+            labels, exact = sum(r["labels"] for r in mine), sum(r["exact"] for r in mine)
+            print(f"| {kind} ({len(mine)}) | {rep} | {labels} | {exact} ({exact / labels:.0%}) | "
+                  f"{np.mean([r['recovery'] for r in mine]):.3f} | {np.mean([r['seconds'] for r in mine]):.1f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
