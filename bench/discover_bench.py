@@ -102,11 +102,11 @@ def encodings(case: Case, cache: Path) -> tuple[dict[str, np.ndarray], np.ndarra
     result = fit(recipe(case.model, seed=case.seed, **overrides), dataset, log=None)
     info = {"train_seconds": time.perf_counter() - start, "test_acc": result.metrics["test_acc"],
             "layers": candidate_layers(result.model)}
-    layers = dict(encode_layers(result.model, x_test, info["layers"]))
+    layers = {k: v.astype(np.float16) for k, v in encode_layers(result.model, x_test, info["layers"])}
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez(path, info=json.dumps(info), classes=c_test,
-             **{f"layer:{k}": v.astype(np.float16) for k, v in layers.items()})
-    return layers, c_test, info
+    np.savez(path, info=json.dumps(info), classes=c_test, **{f"layer:{k}": v for k, v in layers.items()})
+    # the cached precision on first use too, so that a first run and a re-run give the same figures
+    return {k: v.astype(np.float32) for k, v in layers.items()}, c_test, info
 
 
 def report_case(case: Case, args: argparse.Namespace) -> dict:

@@ -23,7 +23,21 @@ each rule then chooses a count from the curves:
 - ``gate``: 1 unless some k > 1 reaches t on the mean of the two strengths; then the k of
   the best silhouette, or of the best mean strength;
 - ``eigengap``: the largest gap among the smallest eigenvalues of a k-nearest-neighbour
-  graph's normalised Laplacian, on the reduced encoding.
+  graph's normalised Laplacian, on the reduced encoding;
+- ``hdbscan(f)``: density, not stability: the number of clusters HDBSCAN finds on each map
+  (``min_cluster_size`` the share f of the label's points, a single cluster allowed), the
+  smaller of the maps' counts (a group must show on both); ``hdbscan-fitted(f)`` the same on
+  the fitted points only and ``hdbscan-both(f)`` the smaller of the counts on the fitted and
+  on the placed points (a group must show on points the map never saw);
+- ``gmm-bic``: the k of the lowest BIC of a Gaussian mixture on the map's fitted points;
+- ``dip-encoding(a)`` / ``dip-map(a)``: splits while a group is bimodal (dip-means' idea,
+  Kalogeratos & Likas 2012, on one axis): each group is halved by 2-means and split if
+  Hartigan's dip test rejects unimodality of its points along the line through the two
+  centres at level a (both halves at least 2 % of the label). On the reduced encoding; or on
+  the maps, the 2-means learnt on the fitted points and the dip tested on the placed points,
+  the smaller count of the maps; ``dip-encoding(a,d)`` / ``dip-map(a,d)`` the same, a group
+  split only where its dip is also at least d (an effect size, whatever the number of points);
+- ``vote(...)``: the median of the stability rule's count and the two dip counts at one level.
 
 It prints a table of each rule's share of exact counts and fine-class recovery (the
 (label, group) pairs matched one-to-one to the classes) per kind of case, and the same
@@ -43,9 +57,11 @@ from discover_bench import cases, encodings
 from twistfm.analysis.discover import _reduce
 from twistfm.analysis.discover_count import (
     MAPS,
+    DipSplits,
     _held_out_maps,
     _ks,
     _numbered,
+    dip_count,
     held_out_silhouette,
     held_out_strength,
     prediction_strength,
@@ -83,6 +99,46 @@ def eigengap(Z: np.ndarray, max_groups: int, neighbours: int = 15) -> int:
     return int(np.argmax(np.diff(values)[:max_groups])) + 1
 
 
+#: Shares of a label's points HDBSCAN's smallest cluster must hold.
+DENSITY_SHARES = (0.02, 0.04, 0.06, 0.08, 0.1, 0.15)
+
+
+def density_counts(points: np.ndarray, share: float, seed: int = 0) -> int:
+    """How many clusters HDBSCAN finds on 2-D ``points`` with its smallest cluster ``share`` of them (at least 1)."""
+    from sklearn.cluster import HDBSCAN
+
+    size = max(5, int(round(share * len(points))))
+    if len(points) < 2 * size:
+        return 1
+    found = HDBSCAN(min_cluster_size=size, allow_single_cluster=True, copy=True).fit_predict(points)
+    return max(1, len(np.unique(found[found >= 0])))
+
+
+def gmm_bic(points: np.ndarray, ks: list[int], seed: int = 0) -> np.ndarray:
+    """BIC of a full-covariance Gaussian mixture on ``points`` for every k of ``ks``."""
+    from sklearn.mixture import GaussianMixture
+
+    return np.array([GaussianMixture(k, n_init=2, random_state=seed).fit(points).bic(points) for k in ks])
+
+
+#: Levels of the dip test at which a group is split.
+DIP_LEVELS = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 0.05)
+
+
+#: Smallest dip (an effect size, whatever the number of points) at which a group is split, with a level.
+DIP_SIZES = (0.0, 0.005, 0.01, 0.015, 0.02, 0.03)
+DIP_BOTH_LEVELS = (1e-4, 1e-3, 1e-2)
+
+
+def dip_curves(Z: np.ndarray, points: np.ndarray, fits: np.ndarray, max_groups: int, seed: int = 0) -> dict:
+    """Counts of the dip rules with both a level and a least dip: on the encoding, and the smaller on the maps."""
+    on_z = DipSplits(Z, Z, seed)
+    on_maps = [DipSplits(p[f], p[~f], seed) for p, f in zip(points, fits, strict=True)]
+    grid = [(a, d) for a in DIP_BOTH_LEVELS for d in DIP_SIZES]
+    return {"grid": np.array(grid), "encoding": np.array([on_z.count(max_groups, a, d) for a, d in grid]),
+            "map": np.array([min(t.count(max_groups, a, d) for t in on_maps) for a, d in grid])}
+
+
 def measure(Z: np.ndarray, points: np.ndarray, fits: np.ndarray, ks: list[int], seed: int = 0) -> dict[str, np.ndarray]:
     """Every curve the rules read, over ``ks``, and the first map's K-means groups for each k."""
     strength, null, sil = [], [], []
@@ -94,6 +150,13 @@ def measure(Z: np.ndarray, points: np.ndarray, fits: np.ndarray, ks: list[int], 
     return {"strength": np.mean(strength, axis=0), "null": np.mean(null, axis=0), "silhouette": np.mean(sil, axis=0),
             "pca": np.array([prediction_strength(Z, k, seed, splits=4) for k in ks]),
             "eigengap": np.array(eigengap(Z, max(ks))),
+            # per map: every share on all points, on the fitted points, on the placed points
+            "density": np.array([[[density_counts(q, share, seed) for share in DENSITY_SHARES]
+                                  for q in (p, p[f], p[~f])] for p, f in zip(points, fits, strict=True)]),
+            "bic": np.mean([gmm_bic(p[f], ks, seed) for p, f in zip(points, fits, strict=True)], axis=0),
+            "dip_encoding": np.array([dip_count(Z, None, max(ks), a, seed) for a in DIP_LEVELS]),
+            "dip_map": np.array([min(dip_count(p[f], p[~f], max(ks), a, seed) for p, f in zip(points, fits, strict=True))
+                                 for a in DIP_LEVELS]),
             "assign": np.stack([_numbered(points[0], k, seed) for k in ks])}
 
 
@@ -128,6 +191,17 @@ def rules(c: dict[str, np.ndarray], ks: list[int]) -> dict[str, int]:
         out[f"gate>={t},silhouette"] = ks[1 + int(np.argmax(sil[1:]))] if split else 1
         out[f"gate>={t},best-mean"] = ks[1 + int(np.argmax(mean[1:]))] if split else 1
     out["eigengap"] = int(min(c["eigengap"], max(ks)))
+    if "density" in c:
+        cap = max(ks)
+        for i, share in enumerate(DENSITY_SHARES):
+            every, fitted, placed = c["density"][:, 0, i], c["density"][:, 1, i], c["density"][:, 2, i]
+            out[f"hdbscan({share})"] = int(min(every.min(), cap))
+            out[f"hdbscan-fitted({share})"] = int(min(fitted.min(), cap))
+            out[f"hdbscan-both({share})"] = int(min(cap, fitted.min(), placed.min()))
+        out["gmm-bic"] = ks[int(np.argmin(c["bic"]))]
+        for i, level in enumerate(DIP_LEVELS):
+            out[f"dip-encoding({level:g})"] = int(c["dip_encoding"][i])
+            out[f"dip-map({level:g})"] = int(c["dip_map"][i])
     return out
 
 
@@ -173,12 +247,22 @@ def main() -> None:
                        lambda Z=Z, maps=maps, ks=ks: measure(Z, maps["points"], maps["fits"], ks))
             true = len(np.unique(classes[mask]))
             chosen = rules(c, ks)
+            dips = cached(Path(args.maps_cache) / f"{stem}-{value}-dips.npz",
+                          lambda Z=Z, maps=maps, ks=ks: dip_curves(Z, maps["points"], maps["fits"], max(ks)))
+            for (a, d), on_z, on_map in zip(dips["grid"], dips["encoding"], dips["map"], strict=True):
+                chosen[f"dip-encoding({a:g},{d:g})"] = int(on_z)
+                chosen[f"dip-map({a:g},{d:g})"] = int(on_map)
+            for a in DIP_BOTH_LEVELS:  # stability and bimodality vote: the median of three counts
+                chosen[f"vote(mean>=0.94,dip-map({a:g}),dip-encoding({a:g}))"] = int(np.median(
+                    [chosen["mean(strength,pca)>=0.94"], chosen[f"dip-map({a:g},0)"], chosen[f"dip-encoding({a:g},0)"]]))
             for name, k in chosen.items():
                 per.setdefault(name, {})[value] = (c["assign"][k - 1], k == true)
             print(f"{case.name} label {value} true {true}: strength " + " ".join(f"{v:.2f}" for v in c["strength"])
                   + " | null " + " ".join(f"{v:.2f}" for v in c["null"])
                   + " | sil " + " ".join(f"{v:.2f}" for v in c["silhouette"])
-                  + " | pca " + " ".join(f"{v:.2f}" for v in c["pca"]) + f" | eigengap {int(c['eigengap'])}", flush=True)
+                  + " | pca " + " ".join(f"{v:.2f}" for v in c["pca"]) + f" | eigengap {int(c['eigengap'])}"
+                  + (" | hdbscan " + " ".join(str(int(v)) for v in c["density"][:, 0, :].min(axis=0))
+                     if "density" in c else ""), flush=True)
         for name, chosen_per in per.items():
             g = np.zeros(len(labels), dtype=np.int64)
             for value, (assign, _) in chosen_per.items():

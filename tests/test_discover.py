@@ -241,11 +241,16 @@ def test_the_report_says_when_a_count_is_weak():
     assert _weak(label([1.0, 0.99, 0.99, 0.5], 3)) == ""
     assert "4 groups reach 0.94, just under the threshold 0.95" in _weak(label([1.0, 0.99, 0.99, 0.94], 3))
     assert "3 groups reach 0.96, just over the threshold 0.95" in _weak(label([1.0, 0.99, 0.96, 0.5], 3))
+    contested = LabelGroups(label=3, count=GroupCount(ks=[1, 2, 3], scores=[1.0, 0.99, 0.5], chosen=2, threshold=0.95,
+                                                      rule="held-out", votes=[2, 3, 1], dip_level=1e-4),
+                            groups=[], true_count=None, ari=None)
+    assert ("its three votes disagree (the largest k reaching the threshold 0.95: 2; the dip test on the maps: 3, "
+            "on the encoding: 1), and 2, their median, is shown") in _weak(contested)
 
 
 def test_the_held_out_count_is_the_mean_of_the_map_and_the_encoding():
     """Each k's score averages the strength on placed points of the maps and the encoding's own strength."""
-    from twistfm.analysis.discover_count import HELD_OUT_THRESHOLD, count_held_out
+    from twistfm.analysis.discover_count import DIP_LEVEL, HELD_OUT_THRESHOLD, count_held_out
 
     rng = np.random.default_rng(11)
     X, _ = _blobs(rng, 600, [rng.normal(0, 12, 10) for _ in range(3)])
@@ -254,8 +259,35 @@ def test_the_held_out_count_is_the_mean_of_the_map_and_the_encoding():
     assert len(count.map_scores) == len(count.encoding_scores) == len(count.ks) == 5
     assert count.scores == pytest.approx([(a + b) / 2 for a, b in zip(count.map_scores, count.encoding_scores, strict=True)])
     assert points.shape == (600, 2) and sorted(np.unique(assign)) == [0, 1, 2]
-    # the count is the largest k whose mean of the two reaches the threshold
-    assert max(k for k, s in zip(count.ks, count.scores, strict=True) if s >= HELD_OUT_THRESHOLD) == count.chosen
+    # the first vote is the largest k whose mean of the two reaches the threshold; the count is the votes' median
+    assert max(k for k, s in zip(count.ks, count.scores, strict=True) if s >= HELD_OUT_THRESHOLD) == count.votes[0]
+    assert count.chosen == int(np.median(count.votes)) and count.dip_level == DIP_LEVEL
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_the_dip_count_finds_k_modes_and_one_in_a_stretched_blob(k):
+    from twistfm.analysis.discover_count import dip_count
+
+    rng = np.random.default_rng(20 + k)
+    X, _ = _blobs(rng, 500, [rng.normal(0, 12, 10) for _ in range(k)])
+    half = rng.permutation(len(X)) < len(X) // 2
+    assert dip_count(X) == k
+    assert dip_count(X[half], X[~half]) == k  # halvings learnt on one half, tested on the other
+    stretched = rng.normal(0, 1, (1500, 10)) * np.r_[8.0, 3.0, np.ones(8)]
+    assert dip_count(stretched) == 1
+    assert dip_count(X, max_groups=2) == min(k, 2)
+
+
+def test_the_held_out_count_is_the_median_of_its_votes():
+    """Two blobs in the encoding that the threshold alone would count by its own curve: the votes decide."""
+    from twistfm.analysis.discover_count import count_held_out
+
+    rng = np.random.default_rng(13)
+    X, _ = _blobs(rng, 400, [rng.normal(0, 12, 10) for _ in range(2)])
+    _, _, voted = count_held_out(X.astype(np.float32), max_groups=5, threshold=1.01)  # no k > 1 can reach it
+    assert voted.votes == [1, 2, 2] and voted.chosen == 2 and voted.contested and voted.weak
+    _, _, alone = count_held_out(X.astype(np.float32), max_groups=5, threshold=1.01, dip_level=None)
+    assert alone.chosen == 1 and alone.votes is None and alone.dip_level is None
 
 
 def test_the_whole_set_count_takes_the_best_held_out_silhouette_or_one():
@@ -281,6 +313,10 @@ def test_a_count_with_its_two_parts_reads_back_and_an_older_one_without_them():
     older = {"ks": [1, 2], "scores": [1.0, 0.9], "chosen": 1, "threshold": 0.97, "rule": "held-out"}
     assert GroupCount.from_json(older, "count").map_scores is None
     assert "map_scores" not in GroupCount(ks=[1], scores=[1.0], chosen=1, threshold=0.4).to_json()
+    voted = GroupCount(ks=[1, 2], scores=[1.0, 0.9], chosen=2, threshold=0.94, rule="held-out",
+                       map_scores=[1.0, 0.95], encoding_scores=[1.0, 0.85], votes=[1, 2, 2], dip_level=1e-4)
+    assert GroupCount.from_json(json.loads(json.dumps(voted.to_json())), "count") == voted
+    assert GroupCount.from_json(older, "count").votes is None and not GroupCount.from_json(older, "count").contested
 
 
 def test_the_report_says_how_the_whole_set_was_counted():
@@ -290,3 +326,14 @@ def test_the_report_says_how_the_whole_set_was_counted():
     silhouette = GroupCount(ks=[1, 2], scores=[0.0, 0.5], chosen=2, threshold=0.4, rule="silhouette")
     assert "counted by the best silhouette of the other half (one group below 0.4)" in _overall_method(silhouette)
     assert "the same criterion" in _overall_method(GroupCount(ks=[1], scores=[1.0], chosen=1, threshold=0.95))
+
+
+def test_the_report_says_how_each_label_was_counted():
+    from twistfm.analysis.discover import _params
+    from twistfm.report.answer import _method
+
+    voted = _method(_params("held-out", 0.94, 6, 0, {}))
+    assert "the median of three votes: the largest number of groups whose mean of the K-means" in voted
+    assert "Hartigan's dip test rejects one mode" in voted and "(level 0.0001)" in voted
+    older = {**_params("held-out", 0.94, 6, 0, {}), "dip_level": None}
+    assert "median" not in _method(older) and "reaches 0.94" in _method(older)

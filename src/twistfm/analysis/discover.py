@@ -12,9 +12,13 @@ is placed into it; K-means centres of the fitted half must keep together the pai
 images that K-means of the placed half puts together (the prediction strength of Tibshirani &
 Walther, 2005, computed on held-out points: :func:`held_out_strength`). The same strength is
 measured on the reduced encoding itself, without a map, and each k is scored by the mean of
-the two (:func:`count_held_out`). The count is the largest k whose score reaches
-``HELD_OUT_THRESHOLD``; k = 1 always does, so a label of one kind keeps one group. A count
-whose decisive score lies within ``WEAK`` of the threshold is flagged weak. ``count="whole"``
+the two (:func:`count_held_out`). The largest k whose score reaches ``HELD_OUT_THRESHOLD``
+(k = 1 always does, so a label of one kind keeps one group) is one of three votes; the other
+two count the modes instead of the stability: the label is halved by 2-means while
+Hartigan's dip test rejects unimodality at ``DIP_LEVEL`` along the line through the two
+centres (on the placed images of each map, and on the reduced encoding: :func:`dip_count`).
+The count is the median of the votes. A count whose votes disagree, or whose decisive score
+lies within ``WEAK`` of the threshold, is flagged weak. ``count="whole"``
 is the earlier rule: the strength over ``HALVINGS`` random halvings of one map of every
 point, at ``WHOLE_THRESHOLD``.
 
@@ -44,6 +48,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from ..schema import Typed
 from .discover_count import (
+    DIP_LEVEL,
     ENCODING_SPLITS,
     HALVINGS,
     HELD_OUT_THRESHOLD,
@@ -58,13 +63,14 @@ from .discover_count import (
     count_by_silhouette,
     count_groups,
     count_held_out,
+    dip_count,
     held_out_strength,
     prediction_strength,
 )
 from .project import reduce_pca, tsne
 
 __all__ = ["GroupCount", "Group", "LabelGroups", "Discovery", "prediction_strength", "held_out_strength", "count_groups",
-           "count_held_out", "count_by_silhouette", "discover", "COUNTS", "MAX_GROUPS", "THRESHOLD",
+           "count_held_out", "count_by_silhouette", "dip_count", "discover", "COUNTS", "DIP_LEVEL", "MAX_GROUPS", "THRESHOLD",
            "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD", "SILHOUETTE_THRESHOLD", "HALVINGS", "MAPS", "WEAK",
            "DISCOVERY_DIMS", "TYPICAL", "BORDERLINE"]
 
@@ -263,6 +269,9 @@ def _params(count: str, threshold: float, max_groups: int, seed: int, params_tsn
                           "encoding itself" if held_out else "K-means prediction strength"),
             "embedding": "a t-SNE per label", "threshold": threshold,
             "maps": MAPS if held_out else None, "splits": ENCODING_SPLITS if held_out else HALVINGS,
+            "vote": "median of the count by threshold and the dip test's counts on the maps and on the encoding"
+                    if held_out else None,
+            "dip_level": DIP_LEVEL if held_out else None,
             "overall_criterion": ("best silhouette of held-out points" if held_out
                                   else "K-means prediction strength"),
             "overall_threshold": SILHOUETTE_THRESHOLD if held_out else threshold,

@@ -11,7 +11,11 @@ placed into it afterwards.
 strengths: the held-out strength on t-SNE maps made from half of the points, and the
 prediction strength of the encoding itself, without a map (``ENCODING_SPLITS`` halvings), so
 that a split must hold both on points the map never saw and in the space the map was made
-from. It takes the largest k whose score reaches ``HELD_OUT_THRESHOLD`` (k = 1 always does).
+from. The largest k whose score reaches ``HELD_OUT_THRESHOLD`` (k = 1 always does) is one vote;
+:func:`dip_count` gives two more, from bimodality rather than stability: groups are halved by
+2-means while Hartigan's dip test rejects unimodality along the line through the two centres
+(on the placed points of each map, the fewer of the maps; and on the encoding itself). The
+count is the median of the three votes.
 :func:`count_by_silhouette` (the count over the whole set, labels ignored, where many groups
 are looked for and the strength rarely holds beyond a few families) takes the k of the best
 silhouette of held-out points, or 1 where it stays below ``SILHOUETTE_THRESHOLD``.
@@ -29,6 +33,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+import diptest
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
@@ -38,8 +43,10 @@ from ..schema import Typed
 from .project import tsne
 
 __all__ = ["GroupCount", "prediction_strength", "held_out_strength", "held_out_silhouette", "count_groups",
-           "count_held_out", "count_by_silhouette", "MAX_GROUPS", "THRESHOLD", "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD",
-           "SILHOUETTE_THRESHOLD", "HALVINGS", "ENCODING_SPLITS", "MAPS", "WEAK", "TSNE_SCHEDULE"]
+           "count_held_out", "count_by_silhouette", "dip_count", "DipSplits",
+           "MAX_GROUPS", "THRESHOLD", "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD",
+           "SILHOUETTE_THRESHOLD", "HALVINGS", "ENCODING_SPLITS", "MAPS", "WEAK", "TSNE_SCHEDULE", "DIP_LEVEL",
+           "DIP_LEAST_SHARE"]
 
 #: Most groups looked for within one label (the whole set allows twice as many).
 MAX_GROUPS = 6
@@ -50,6 +57,10 @@ WHOLE_THRESHOLD = 0.95
 THRESHOLD = HELD_OUT_THRESHOLD
 #: Lowest held-out silhouette at which the whole set is split at all (below it, one group).
 SILHOUETTE_THRESHOLD = 0.4
+#: Level of Hartigan's dip test below which the dip votes halve a group (chosen on the tune groupings).
+DIP_LEVEL = 1e-4
+#: Smallest share of the tested points each half of a dip vote's split must hold (and never under 5 points).
+DIP_LEAST_SHARE = 0.02
 #: Maps averaged in one held-out count (each from a different random half).
 MAPS = 2
 #: A count whose decisive strength sits closer than this to the threshold is called weak.
@@ -75,16 +86,22 @@ class GroupCount(Typed):
         (``"silhouette"``; 0 for k = 1, which has none).
     chosen : int
         The largest k whose score is at least ``threshold`` (``"silhouette"``: the best k, or
-        1 where the best stays below ``threshold``).
+        1 where the best stays below ``threshold``); where ``votes`` are kept, their median.
     threshold : float
     rule : str
         ``"held-out"``, ``"whole"`` or ``"silhouette"``.
     map_scores, encoding_scores : list of float or None
         The held-out count's two parts: the strength on points placed into maps made without
         them, and the prediction strength of the encoding itself (None for other rules).
+    votes : list of int or None
+        The held-out count's three votes: the largest k whose score reaches ``threshold``, the
+        dip test's count on the maps' placed points, and on the encoding (None for other rules
+        and for counts made before the votes).
+    dip_level : float or None
+        The dip test's level the votes used.
     """
 
-    ADDED_FIELDS = ("map_scores", "encoding_scores")
+    ADDED_FIELDS = ("map_scores", "encoding_scores", "votes", "dip_level")
 
     ks: list[int]
     scores: list[float]
@@ -93,6 +110,18 @@ class GroupCount(Typed):
     rule: str = "whole"
     map_scores: list[float] | None = None
     encoding_scores: list[float] | None = None
+    votes: list[int] | None = None
+    dip_level: float | None = None
+
+    @property
+    def by_threshold(self) -> int:
+        """The largest k whose score reaches the threshold (the silhouette rule: its choice)."""
+        return self.votes[0] if self.votes else self.chosen
+
+    @property
+    def contested(self) -> bool:
+        """True where the held-out count's votes do not all agree."""
+        return bool(self.votes) and len(set(self.votes)) > 1
 
     @property
     def margin(self) -> float:
@@ -104,16 +133,17 @@ class GroupCount(Typed):
         """
         if self.rule == "silhouette":
             return float(abs(max(self.scores[1:]) - self.threshold)) if len(self.scores) > 1 else 1.0
-        above = [s for k, s in zip(self.ks, self.scores, strict=True) if k > self.chosen]
+        chosen = self.by_threshold
+        above = [s for k, s in zip(self.ks, self.scores, strict=True) if k > chosen]
         gaps = [self.threshold - max(above)] if above else []
-        if self.chosen > 1:
-            gaps.append(self.scores[self.ks.index(self.chosen)] - self.threshold)
+        if chosen > 1:
+            gaps.append(self.scores[self.ks.index(chosen)] - self.threshold)
         return float(min(gaps)) if gaps else 1.0
 
     @property
     def weak(self) -> bool:
-        """True where the count sits within ``WEAK`` of the threshold."""
-        return self.margin < WEAK
+        """True where the votes disagree, or the count by threshold sits within ``WEAK`` of it."""
+        return self.contested or self.margin < WEAK
 
 
 def _pair_share(predicted: np.ndarray, own: np.ndarray, k: int) -> float:
@@ -201,6 +231,65 @@ def held_out_silhouette(fitted: np.ndarray, placed: np.ndarray, k: int, seed: in
     return float(silhouette_score(placed, assign, sample_size=min(sample, len(placed)), random_state=seed))
 
 
+class DipSplits:
+    """Halvings of a set of points by 2-means, each tested for bimodality by Hartigan's dip test.
+
+    The 2-means of a group is learnt on its ``fit`` points and tested on its ``test`` points
+    (the same array for a test without held-out points): they are projected on the line
+    through the two centres, and the dip test's p-value and dip of that projection decide
+    whether the group is split (dip-means' idea, Kalogeratos & Likas 2012, on one axis). Each
+    halving is computed once, when first needed, so that counts at several levels share it.
+    """
+
+    def __init__(self, fit: np.ndarray, test: np.ndarray, seed: int = 0, least_share: float = DIP_LEAST_SHARE) -> None:
+        self.least = max(5, int(least_share * len(test)))
+        self.seed = seed
+        self._tests: dict[str, tuple[float, float] | None] = {}
+        self._points = {"": (np.asarray(fit), np.asarray(test))}
+
+    def test(self, path: str = "") -> tuple[float, float] | None:
+        """``(p-value, dip)`` of halving the group at ``path`` ("" the whole, then "0", "1", "00", ...), or None
+        where it is too small to halve, or a half of it would hold fewer than the least points."""
+        if path not in self._tests:
+            fit, test = self._points[path]
+            halves = (_kmeans(fit, 2, 3, self.seed) if len(fit) >= 2 * self.least and len(test) >= 2 * self.least
+                      else None)
+            on_test = halves.predict(test) if halves is not None else None
+            if halves is None or np.bincount(on_test, minlength=2).min() < self.least:
+                self._tests[path] = None
+                return None
+            a, b = halves.cluster_centers_
+            axis = (b - a) / max(float(np.linalg.norm(b - a)), 1e-12)
+            dip, p = diptest.diptest((test @ axis).astype(np.float64))
+            self._tests[path] = (float(p), float(dip))
+            for j in (0, 1):
+                self._points[path + str(j)] = (fit[halves.labels_ == j], test[on_test == j])
+        return self._tests[path]
+
+    def count(self, max_groups: int = MAX_GROUPS, level: float = DIP_LEVEL, least_dip: float = 0.0) -> int:
+        """Groups found by halving, breadth first, each group whose p-value is below ``level`` (and its dip at
+        least ``least_dip``), at most ``max_groups``."""
+        queue, leaves = [""], 0
+        while queue:
+            path = queue.pop(0)
+            found = None if leaves + len(queue) + 1 >= max_groups else self.test(path)
+            if found is None or found[0] >= level or found[1] < least_dip:
+                leaves += 1
+                continue
+            queue += [path + "0", path + "1"]
+        return max(1, leaves)
+
+
+def dip_count(fit: np.ndarray, test: np.ndarray | None = None, max_groups: int = MAX_GROUPS, level: float = DIP_LEVEL,
+              seed: int = 0) -> int:
+    """How many groups halving by 2-means finds while the dip test rejects unimodality at ``level``.
+
+    The halvings are learnt on ``fit`` and tested on ``test`` (``fit`` itself where None): see
+    :class:`DipSplits`. A set of one mode, however stretched, stays one group.
+    """
+    return DipSplits(fit, fit if test is None else test, seed).count(max_groups, level)
+
+
 def _numbered(points: np.ndarray, k: int, seed: int) -> np.ndarray:
     """K-means groups of ``points`` numbered largest first (all 0 for k = 1; fewer than k where K-means finds fewer)."""
     model = None
@@ -218,7 +307,7 @@ def _ks(n: int, max_groups: int) -> list[int]:
 
 
 def _chosen(ks: list[int], scores: list[float], threshold: float) -> int:
-    return max(k for k, s in zip(ks, scores, strict=True) if s >= threshold)
+    return max([1] + [k for k, s in zip(ks, scores, strict=True) if s >= threshold])  # one group always holds
 
 
 def count_groups(points: np.ndarray, max_groups: int = MAX_GROUPS, seed: int = 0,
@@ -251,16 +340,19 @@ def _first_components(Z: np.ndarray) -> np.ndarray:
 
 
 def count_held_out(Z: np.ndarray, max_groups: int = MAX_GROUPS, seed: int = 0, threshold: float = HELD_OUT_THRESHOLD,
-                   maps: int = MAPS) -> tuple[np.ndarray, np.ndarray, GroupCount]:
+                   maps: int = MAPS, dip_level: float | None = DIP_LEVEL) -> tuple[np.ndarray, np.ndarray, GroupCount]:
     """Map ``Z`` to 2-D and count its groups on held-out points; return the map, the groups and the count.
 
     ``maps`` times, a t-SNE is made from a random half of the points and the other half is
     placed into it (openTSNE's ``transform``); :func:`held_out_strength` scores each k on
     that map, averaged over the maps. :func:`prediction_strength` of ``Z`` itself (no map,
-    ``ENCODING_SPLITS`` halvings) scores each k again. The number of groups is the largest k
-    whose mean of the two reaches ``threshold`` (k = 1 always does: a label of one kind keeps
-    one group). The points returned are the first map's (fitted and placed points together),
-    grouped by K-means with the chosen k, largest group first.
+    ``ENCODING_SPLITS`` halvings) scores each k again. The largest k whose mean of the two
+    reaches ``threshold`` (k = 1 always does: a label of one kind keeps one group) is the first
+    vote; :func:`dip_count` at ``dip_level`` on each map (halvings learnt on the fitted points,
+    tested on the placed ones; the fewer of the maps) and on ``Z`` are the other two, and the
+    number of groups is the median of the three (``dip_level=None``: the first vote alone).
+    The points returned are the first map's (fitted and placed points together), grouped by
+    K-means with the chosen k, largest group first.
     """
     ks = _ks(len(Z), max_groups)
     made = _held_out_maps(Z, seed, maps)
@@ -273,9 +365,15 @@ def count_held_out(Z: np.ndarray, max_groups: int = MAX_GROUPS, seed: int = 0, t
         on_map = on_encoding = np.array([1.0] + [0.0] * (len(ks) - 1))
     scores = [float(v) for v in (on_map + on_encoding) / 2]
     chosen = _chosen(ks, scores, threshold)
+    votes = None
+    if dip_level is not None and made:
+        votes = [chosen, min(dip_count(p[f], p[~f], max(ks), dip_level, seed) for p, f in made),
+                 dip_count(Z, None, max(ks), dip_level, seed)]
+        chosen = int(np.median(votes))
     return first, _numbered(first, chosen, seed), GroupCount(
         ks=ks, scores=scores, chosen=chosen, threshold=threshold, rule="held-out",
-        map_scores=[float(v) for v in on_map], encoding_scores=[float(v) for v in on_encoding])
+        map_scores=[float(v) for v in on_map], encoding_scores=[float(v) for v in on_encoding],
+        votes=votes, dip_level=dip_level if votes else None)
 
 
 def count_by_silhouette(Z: np.ndarray, max_groups: int = 2 * MAX_GROUPS, seed: int = 0,

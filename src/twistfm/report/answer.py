@@ -136,6 +136,12 @@ def _weak(lg) -> str:
     count = lg.count
     if not count.weak:
         return ""
+    if count.contested:
+        by_threshold, on_maps, on_encoding = count.votes
+        return (f" The count is weak: its three votes disagree (the largest k reaching the threshold "
+                f"{count.threshold:g}: {by_threshold}; the dip test on the maps: {on_maps}, on the encoding: "
+                f"{on_encoding}), and {count.chosen}, their median, is shown; look at the groups' images before taking "
+                "the split as found.")
     score = dict(zip(count.ks, count.scores, strict=True))
     above = [k for k in count.ks if k > count.chosen and score[k] >= count.threshold - WEAK]
     if above:
@@ -187,9 +193,14 @@ def _method(params: dict) -> str:
     """How the groups were counted, in words, from the discovery's own parameters."""
     dims = f"its {params['pca_dims']} principal components"
     if params.get("count") == "held-out":
-        return (f"{dims} are mapped to 2-D by a t-SNE made from a random half of the label's images, the other half "
-                f"placed into it; the number of groups is the largest whose {params['criterion']} (the map's "
-                f"strength measured on the placed images only, averaged over {params['maps']} maps) reaches "
-                f"{params['threshold']:g}")
+        held_out = (f"{dims} are mapped to 2-D by a t-SNE made from a random half of the label's images, the other half "
+                    f"placed into it; ")
+        largest = (f"the largest number of groups whose {params['criterion']} (the map's strength measured on the "
+                   f"placed images only, averaged over {params['maps']} maps) reaches {params['threshold']:g}")
+        if params.get("dip_level") is None:
+            return held_out + "the number of groups is " + largest
+        return (held_out + f"the number of groups is the median of three votes: {largest}; and the groups found by "
+                "halving with 2-means while Hartigan's dip test rejects one mode along the line through the two "
+                f"centres (level {params['dip_level']:g}), on the placed images of the maps and on the encoding")
     return (f"{dims} are embedded in 2-D by one t-SNE per label, and the number of groups is the largest whose "
             f"{params.get('criterion', 'K-means prediction strength')} reaches {params['threshold']:g}")

@@ -31,13 +31,16 @@ def _title(titles: Mapping[int, str] | None, label: int) -> str:
 def criterion_figure(counts: dict[str, GroupCount], title: str) -> Figure:
     """The count's score against the number of groups, one line per label (or the whole set), the choice ringed.
 
-    A silhouette has no value for one group: its curve starts at k = 2, and a count of 1 is not ringed.
+    A silhouette has no value for one group: its curve starts at k = 2, and a count of 1 is not ringed. Where the
+    held-out count voted, the legend gives its three votes.
     """
     fig, ax = subplots(figsize=(7, 4.4))
     for i, (name, count) in enumerate(counts.items()):
         first = 1 if count.rule == "silhouette" else 0
         ax.plot(count.ks[first:], count.scores[first:], marker="o", ms=4, color=color_of(i),
-                label=f"{name}: {count.chosen} group(s)")
+                label=f"{name}: {count.chosen} group(s)"
+                      + (" (votes: threshold {}, dip on maps {}, dip on encoding {})".format(*count.votes)
+                         if count.votes else ""))
         if count.chosen > first:
             ax.plot([count.chosen], [count.scores[count.ks.index(count.chosen)]], marker="o", ms=12, mfc="none",
                     color=color_of(i))
