@@ -10,6 +10,7 @@ import pytest
 
 from conftest import assert_cli_error, cli, needs_real_data, split_dataset, synthetic_images, write_csv_dir
 from twistfm.analysis.discover import count_groups, discover, prediction_strength
+from twistfm.errors import RunError
 
 
 def _blobs(rng, n, centres, spread=1.0):
@@ -317,6 +318,12 @@ def test_a_count_with_its_two_parts_reads_back_and_an_older_one_without_them():
                        map_scores=[1.0, 0.95], encoding_scores=[1.0, 0.85], votes=[1, 2, 2], dip_level=1e-4)
     assert GroupCount.from_json(json.loads(json.dumps(voted.to_json())), "count") == voted
     assert GroupCount.from_json(older, "count").votes is None and not GroupCount.from_json(older, "count").contested
+    with pytest.raises(RunError, match="field 'votes' must hold three counts, found 2"):
+        GroupCount.from_json({**voted.to_json(), "votes": [1, 2]}, "discovery.json")
+    # votes that all agree are not weak, however near the threshold the first one's curve passes
+    near = GroupCount(ks=[1, 2, 3], scores=[1.0, 0.95, 0.93], chosen=2, threshold=0.94, rule="held-out",
+                      votes=[2, 2, 2], dip_level=1e-4)
+    assert near.margin < 0.03 and not near.weak
 
 
 def test_the_report_says_how_the_whole_set_was_counted():

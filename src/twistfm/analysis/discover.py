@@ -17,8 +17,8 @@ the two (:func:`count_held_out`). The largest k whose score reaches ``HELD_OUT_T
 two count the modes instead of the stability: the label is halved by 2-means while
 Hartigan's dip test rejects unimodality at ``DIP_LEVEL`` along the line through the two
 centres (on the placed images of each map, and on the reduced encoding: :func:`dip_count`).
-The count is the median of the votes. A count whose votes disagree, or whose decisive score
-lies within ``WEAK`` of the threshold, is flagged weak. ``count="whole"``
+The count is the median of the votes. A count whose votes disagree (or, for a count without
+votes, whose decisive score lies within ``WEAK`` of the threshold) is flagged weak. ``count="whole"``
 is the earlier rule: the strength over ``HALVINGS`` random halvings of one map of every
 point, at ``WHOLE_THRESHOLD``.
 
@@ -28,9 +28,10 @@ held-out map by the best silhouette of the placed images (:func:`count_by_silhou
 ``SILHOUETTE_THRESHOLD``; the earlier rule's strength where ``count="whole"``):
 ``Discovery.overall``.
 
-The rule and its threshold were chosen on random groupings of the Fashion-MNIST classes and
-of scikit-learn's digits drawn from generator seeds kept apart from the ones reported
-(``bench/discover_bench.py --part tune``); ``docs/results.md`` gives the held-out figures.
+The rule, its threshold and the dip test's level were chosen on random groupings of the
+Fashion-MNIST classes and of scikit-learn's digits drawn from generator seeds kept apart from
+the ones reported (``bench/discover_rules.py --part tune``, on the encodings of
+``bench/discover_bench.py``); ``docs/results.md`` gives the held-out figures.
 
 Where the original classes are known, each group is named by its majority class (with the
 caller's class names) and that class's share, and the groups are scored against the

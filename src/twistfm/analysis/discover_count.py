@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import diptest
 import numpy as np
@@ -39,6 +40,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
 
+from ..errors import RunError
 from ..schema import Typed
 from .project import tsne
 
@@ -113,6 +115,14 @@ class GroupCount(Typed):
     votes: list[int] | None = None
     dip_level: float | None = None
 
+    @classmethod
+    def from_json(cls, obj: Any, where: str) -> GroupCount:
+        """As :meth:`Typed.from_json`, and the held-out count's votes, where kept, are three."""
+        count = super().from_json(obj, where)
+        if count.votes is not None and len(count.votes) != 3:
+            raise RunError(f"{where}: field 'votes' must hold three counts, found {len(count.votes)}; the file is corrupt")
+        return count
+
     @property
     def by_threshold(self) -> int:
         """The largest k whose score reaches the threshold (the silhouette rule: its choice)."""
@@ -142,8 +152,9 @@ class GroupCount(Typed):
 
     @property
     def weak(self) -> bool:
-        """True where the votes disagree, or the count by threshold sits within ``WEAK`` of it."""
-        return self.contested or self.margin < WEAK
+        """True where the count could have gone otherwise: the votes disagree; or, with no votes, it sits within
+        ``WEAK`` of the threshold. (Where all three votes agree, no threshold near this one moves their median.)"""
+        return self.contested if self.votes else self.margin < WEAK
 
 
 def _pair_share(predicted: np.ndarray, own: np.ndarray, k: int) -> float:
@@ -273,7 +284,7 @@ class DipSplits:
         while queue:
             path = queue.pop(0)
             found = None if leaves + len(queue) + 1 >= max_groups else self.test(path)
-            if found is None or found[0] >= level or found[1] < least_dip:
+            if found is None or not found[0] < level or found[1] < least_dip:  # a NaN p-value splits nothing
                 leaves += 1
                 continue
             queue += [path + "0", path + "1"]

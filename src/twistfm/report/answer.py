@@ -132,7 +132,8 @@ def _how_found(label: int, lg, analysis: Analysis, facts: Facts) -> str:
 
 
 def _weak(lg) -> str:
-    """A sentence where a label's count sits near the threshold (empty where it is clear)."""
+    """A sentence where a label's count could have gone otherwise: its votes disagree, or (a count without votes) it
+    sits near the threshold; empty where it is clear."""
     count = lg.count
     if not count.weak:
         return ""
