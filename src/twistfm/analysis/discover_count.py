@@ -12,10 +12,10 @@ strengths: the held-out strength on t-SNE maps made from half of the points, and
 prediction strength of the encoding itself, without a map (``ENCODING_SPLITS`` halvings), so
 that a split must hold both on points the map never saw and in the space the map was made
 from. The largest k whose score reaches ``HELD_OUT_THRESHOLD`` (k = 1 always does) is one vote;
-:func:`dip_count` gives two more, from bimodality rather than stability: groups are halved by
-2-means while Hartigan's dip test rejects unimodality along the line through the two centres
-(on the placed points of each map, the fewer of the maps; and on the encoding itself). The
-count is the median of the three votes.
+:func:`dip_count` (:mod:`twistfm.analysis.discover_modes`) gives two more, from bimodality
+rather than stability: groups are halved by 2-means while Hartigan's dip test rejects
+unimodality along the line through the two centres (on the placed points of each map, the
+fewer of the maps; and on the encoding itself). The count is the median of the three votes.
 :func:`count_by_silhouette` (the count over the whole set, labels ignored, where many groups
 are looked for and the strength rarely holds beyond a few families) takes the k of the best
 silhouette of held-out points, or 1 where it stays below ``SILHOUETTE_THRESHOLD``.
@@ -30,18 +30,15 @@ of ``bench/discover_bench.py``, never on the groupings reported.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import diptest
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
 
 from ..errors import RunError
 from ..schema import Typed
+from .discover_modes import DIP_LEAST_SHARE, DIP_LEVEL, MAX_GROUPS, DipSplits, _kmeans, dip_count
 from .project import tsne
 
 __all__ = ["GroupCount", "prediction_strength", "held_out_strength", "held_out_silhouette", "count_groups",
@@ -50,8 +47,6 @@ __all__ = ["GroupCount", "prediction_strength", "held_out_strength", "held_out_s
            "SILHOUETTE_THRESHOLD", "HALVINGS", "ENCODING_SPLITS", "MAPS", "WEAK", "TSNE_SCHEDULE", "DIP_LEVEL",
            "DIP_LEAST_SHARE"]
 
-#: Most groups looked for within one label (the whole set allows twice as many).
-MAX_GROUPS = 6
 #: Lowest score a number of groups must reach to be taken: the held-out count's mean of its two strengths;
 #: the prediction strength on one map of every point (the earlier rule).
 HELD_OUT_THRESHOLD = 0.94
@@ -59,10 +54,6 @@ WHOLE_THRESHOLD = 0.95
 THRESHOLD = HELD_OUT_THRESHOLD
 #: Lowest held-out silhouette at which the whole set is split at all (below it, one group).
 SILHOUETTE_THRESHOLD = 0.4
-#: Level of Hartigan's dip test below which the dip votes halve a group (chosen on the tune groupings).
-DIP_LEVEL = 1e-4
-#: Smallest share of the tested points each half of a dip vote's split must hold (and never under 5 points).
-DIP_LEAST_SHARE = 0.02
 #: Maps averaged in one held-out count (each from a different random half).
 MAPS = 2
 #: A count whose decisive strength sits closer than this to the threshold is called weak.
@@ -168,18 +159,6 @@ def _pair_share(predicted: np.ndarray, own: np.ndarray, k: int) -> float:
     return min(shares) if shares else 0.0
 
 
-def _kmeans(points: np.ndarray, k: int, n_init: int, seed: int) -> KMeans | None:
-    """K-means of ``points`` with ``k`` clusters, or None where it found fewer than ``k``.
-
-    A t-SNE map of a few points can put several on one spot, or so near one another that
-    K-means leaves clusters empty; scikit-learn then warns, and k groups are not there.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = KMeans(k, n_init=n_init, random_state=seed).fit(points)
-    return model if len(np.unique(model.labels_)) == k else None
-
-
 def prediction_strength(points: np.ndarray, k: int, seed: int = 0, splits: int = HALVINGS) -> float:
     """Prediction strength of K-means with ``k`` clusters on ``points`` (1.0 for k = 1).
 
@@ -240,65 +219,6 @@ def held_out_silhouette(fitted: np.ndarray, placed: np.ndarray, k: int, seed: in
     if len(np.unique(assign)) < 2 or len(placed) <= len(np.unique(assign)):
         return -1.0
     return float(silhouette_score(placed, assign, sample_size=min(sample, len(placed)), random_state=seed))
-
-
-class DipSplits:
-    """Halvings of a set of points by 2-means, each tested for bimodality by Hartigan's dip test.
-
-    The 2-means of a group is learnt on its ``fit`` points and tested on its ``test`` points
-    (the same array for a test without held-out points): they are projected on the line
-    through the two centres, and the dip test's p-value and dip of that projection decide
-    whether the group is split (dip-means' idea, Kalogeratos & Likas 2012, on one axis). Each
-    halving is computed once, when first needed, so that counts at several levels share it.
-    """
-
-    def __init__(self, fit: np.ndarray, test: np.ndarray, seed: int = 0, least_share: float = DIP_LEAST_SHARE) -> None:
-        self.least = max(5, int(least_share * len(test)))
-        self.seed = seed
-        self._tests: dict[str, tuple[float, float] | None] = {}
-        self._points = {"": (np.asarray(fit), np.asarray(test))}
-
-    def test(self, path: str = "") -> tuple[float, float] | None:
-        """``(p-value, dip)`` of halving the group at ``path`` ("" the whole, then "0", "1", "00", ...), or None
-        where it is too small to halve, or a half of it would hold fewer than the least points."""
-        if path not in self._tests:
-            fit, test = self._points[path]
-            halves = (_kmeans(fit, 2, 3, self.seed) if len(fit) >= 2 * self.least and len(test) >= 2 * self.least
-                      else None)
-            on_test = halves.predict(test) if halves is not None else None
-            if halves is None or np.bincount(on_test, minlength=2).min() < self.least:
-                self._tests[path] = None
-                return None
-            a, b = halves.cluster_centers_
-            axis = (b - a) / max(float(np.linalg.norm(b - a)), 1e-12)
-            dip, p = diptest.diptest((test @ axis).astype(np.float64))
-            self._tests[path] = (float(p), float(dip))
-            for j in (0, 1):
-                self._points[path + str(j)] = (fit[halves.labels_ == j], test[on_test == j])
-        return self._tests[path]
-
-    def count(self, max_groups: int = MAX_GROUPS, level: float = DIP_LEVEL, least_dip: float = 0.0) -> int:
-        """Groups found by halving, breadth first, each group whose p-value is below ``level`` (and its dip at
-        least ``least_dip``), at most ``max_groups``."""
-        queue, leaves = [""], 0
-        while queue:
-            path = queue.pop(0)
-            found = None if leaves + len(queue) + 1 >= max_groups else self.test(path)
-            if found is None or not found[0] < level or found[1] < least_dip:  # a NaN p-value splits nothing
-                leaves += 1
-                continue
-            queue += [path + "0", path + "1"]
-        return max(1, leaves)
-
-
-def dip_count(fit: np.ndarray, test: np.ndarray | None = None, max_groups: int = MAX_GROUPS, level: float = DIP_LEVEL,
-              seed: int = 0) -> int:
-    """How many groups halving by 2-means finds while the dip test rejects unimodality at ``level``.
-
-    The halvings are learnt on ``fit`` and tested on ``test`` (``fit`` itself where None): see
-    :class:`DipSplits`. A set of one mode, however stretched, stays one group.
-    """
-    return DipSplits(fit, fit if test is None else test, seed).count(max_groups, level)
 
 
 def _numbered(points: np.ndarray, k: int, seed: int) -> np.ndarray:
