@@ -61,7 +61,6 @@ from twistfm.analysis.discover_count import (
     _held_out_maps,
     _ks,
     _numbered,
-    dip_count,
     held_out_silhouette,
     held_out_strength,
     prediction_strength,
@@ -142,6 +141,8 @@ def dip_curves(Z: np.ndarray, points: np.ndarray, fits: np.ndarray, max_groups: 
 def measure(Z: np.ndarray, points: np.ndarray, fits: np.ndarray, ks: list[int], seed: int = 0) -> dict[str, np.ndarray]:
     """Every curve the rules read, over ``ks``, and the first map's K-means groups for each k."""
     strength, null, sil = [], [], []
+    on_z = DipSplits(Z, Z, seed)  # halvings shared by the dip counts at every level
+    on_maps = [DipSplits(p[f], p[~f], seed) for p, f in zip(points, fits, strict=True)]
     for p, f in zip(points, fits, strict=True):
         strength.append([held_out_strength(p[f], p[~f], k, seed) for k in ks])
         q = uniform_null(p, seed)
@@ -154,9 +155,8 @@ def measure(Z: np.ndarray, points: np.ndarray, fits: np.ndarray, ks: list[int], 
             "density": np.array([[[density_counts(q, share, seed) for share in DENSITY_SHARES]
                                   for q in (p, p[f], p[~f])] for p, f in zip(points, fits, strict=True)]),
             "bic": np.mean([gmm_bic(p[f], ks, seed) for p, f in zip(points, fits, strict=True)], axis=0),
-            "dip_encoding": np.array([dip_count(Z, None, max(ks), a, seed) for a in DIP_LEVELS]),
-            "dip_map": np.array([min(dip_count(p[f], p[~f], max(ks), a, seed) for p, f in zip(points, fits, strict=True))
-                                 for a in DIP_LEVELS]),
+            "dip_encoding": np.array([on_z.count(max(ks), a) for a in DIP_LEVELS]),
+            "dip_map": np.array([min(t.count(max(ks), a) for t in on_maps) for a in DIP_LEVELS]),
             "assign": np.stack([_numbered(points[0], k, seed) for k in ks])}
 
 

@@ -61,12 +61,12 @@ class DipSplits:
         """``(p-value, dip)`` of halving the group at ``path`` ("" the whole, then "0", "1", "00", ...), or None
         where it is too small to halve, or a half of it would hold fewer than the least points."""
         if path not in self._tests:
+            self._tests[path] = None  # until a halving is found that both halves of the test points keep
             fit, test = self._points[path]
-            halves = (_kmeans(fit, 2, 3, self.seed) if len(fit) >= 2 * self.least and len(test) >= 2 * self.least
-                      else None)
-            on_test = halves.predict(test) if halves is not None else None
-            if halves is None or np.bincount(on_test, minlength=2).min() < self.least:
-                self._tests[path] = None
+            if min(len(fit), len(test)) < 2 * self.least or (halves := _kmeans(fit, 2, 3, self.seed)) is None:
+                return None
+            on_test = halves.predict(test)
+            if np.bincount(on_test, minlength=2).min() < self.least:
                 return None
             a, b = halves.cluster_centers_
             axis = (b - a) / max(float(np.linalg.norm(b - a)), 1e-12)
