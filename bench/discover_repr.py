@@ -11,7 +11,9 @@ runs with the library's count rule on each representation:
 - ``pool1``: the classifier's first candidate layer (what ``discover`` uses today);
 - ``ae``: the code of a convolutional autoencoder trained on the image set's training images
   only (no labels; one per image set, cached), as N2D does;
-- ``pool1+ae``: both, each row of each part scaled to unit length, side by side.
+- ``pool1+ae``: both, each row of each part scaled to unit length, side by side;
+- ``con-LAYER``: layer LAYER (pool1, pool2, flatten, dense1) of tfm-small trained on the
+  labels beside a contrastive objective (``bench/_contrastive.py``; one per case, cached).
 
 It prints per case the counts found against the truth, and a summary per representation and
 kind of case: labels whose count is exact, mean fine-class recovery, mean discovery seconds.
@@ -21,6 +23,8 @@ The classes only score.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -28,11 +32,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from _autoencoder import autoencoder_code, train_autoencoder
+from _contrastive import train_contrastive
 from _kinds import cpu_line
 from discover_bench import cases, encodings, images
 
 from twistfm.analysis.discover import THRESHOLD, discover
 from twistfm.analysis.metrics import recovery_accuracy
+from twistfm.encode import encode_layers
 
 
 def ae_codes(kind: str, cache: Path, epochs: int, code: int, width: int) -> tuple[np.ndarray, float]:
@@ -50,6 +56,29 @@ def ae_codes(kind: str, cache: Path, epochs: int, code: int, width: int) -> tupl
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(path, code=out, seconds=seconds)
     return out, seconds
+
+
+def con_layers(case, cache: Path, epochs: int, weight: float) -> tuple[dict[str, np.ndarray], dict]:
+    """Test encodings of the contrastive classifier trained on the case's labels (cached), with its accuracy and time."""
+    key = hashlib.sha256(json.dumps([case.kind, case.grouping.tolist(), case.model, case.seed, epochs,
+                                     weight]).encode()).hexdigest()[:16]
+    path = cache / f"con-{case.kind}-{key}.npz"
+    if path.exists():
+        with np.load(path) as stored:
+            return ({k[6:]: stored[k].astype(np.float32) for k in stored.files if k.startswith("layer:")},
+                    json.loads(str(stored["info"])))
+    x_train, c_train, x_test, c_test = images(case.kind)
+    g = case.grouping
+    start = time.perf_counter()
+    model = train_contrastive(x_train, g[c_train], int(g.max()) + 1, epochs=epochs * (5 if case.kind == "digits" else 1),
+                              weight=weight, seed=case.seed)
+    seconds = time.perf_counter() - start
+    names = ["pool1", "pool2", "flatten", "dense1", "output"]
+    out = {k: v.astype(np.float16) for k, v in encode_layers(model, x_test, names)}
+    info = {"train_seconds": seconds, "test_acc": float((out.pop("output").argmax(1) == g[c_test]).mean())}
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, info=json.dumps(info), **{f"layer:{k}": v for k, v in out.items()})
+    return {k: v.astype(np.float32) for k, v in out.items()}, info
 
 
 def unit(X: np.ndarray) -> np.ndarray:
@@ -70,6 +99,8 @@ def main() -> None:
     parser.add_argument("--ae-code", type=int, default=32)
     parser.add_argument("--ae-width", type=int, default=32, help="channels of the autoencoder's first convolution")
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
+    parser.add_argument("--con-epochs", type=int, default=8)
+    parser.add_argument("--con-weight", type=float, default=1.0, help="weight of the contrastive loss")
     args = parser.parse_args()
     print(cpu_line(), flush=True)
     print(f"part {args.part}; representations {args.reps}; threshold {args.threshold}; "
@@ -84,13 +115,20 @@ def main() -> None:
         layers, classes = None, None
         if any("pool1" in r for r in args.reps):
             layers, classes, info = encodings(case, cache)
+        con = None
+        if any(r.startswith("con-") for r in args.reps):
+            con, con_info = con_layers(case, cache, args.con_epochs, args.con_weight)
+            print(f"{case.name}: contrastive classifier test accuracy {con_info['test_acc']:.4f}, trained in "
+                  f"{con_info['train_seconds']:.0f} s", flush=True)
         if classes is None:
             classes = images(case.kind)[3]
         labels = case.grouping[classes]
         truth = [len(np.unique(classes[labels == v])) for v in np.unique(labels)]
         for rep in args.reps:
             parts = []
-            if "pool1" in rep:
+            if rep.startswith("con-"):
+                parts.append(unit(con[rep[4:]]))
+            elif "pool1" in rep:
                 parts.append(unit(layers[info["layers"][0]]))
             if "ae" in rep:
                 parts.append(unit(code))

@@ -53,6 +53,7 @@ from .discover_count import (
     ENCODING_SPLITS,
     HALVINGS,
     HELD_OUT_THRESHOLD,
+    LEAST_MAPPED,
     MAPS,
     MAX_GROUPS,
     SILHOUETTE_THRESHOLD,
@@ -71,7 +72,8 @@ from .discover_count import (
 from .project import reduce_pca, tsne
 
 __all__ = ["GroupCount", "Group", "LabelGroups", "Discovery", "prediction_strength", "held_out_strength", "count_groups",
-           "count_held_out", "count_by_silhouette", "dip_count", "discover", "COUNTS", "DIP_LEVEL", "MAX_GROUPS", "THRESHOLD",
+           "count_held_out", "count_by_silhouette", "dip_count", "discover", "COUNTS", "DIP_LEVEL", "LEAST_MAPPED", "MAX_GROUPS",
+           "THRESHOLD",
            "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD", "SILHOUETTE_THRESHOLD", "HALVINGS", "MAPS", "WEAK",
            "DISCOVERY_DIMS", "TYPICAL", "BORDERLINE"]
 
@@ -273,6 +275,7 @@ def _params(count: str, threshold: float, max_groups: int, seed: int, params_tsn
             "vote": "median of the count by threshold and the dip test's counts on the maps and on the encoding"
                     if held_out else None,
             "dip_level": DIP_LEVEL if held_out else None,
+            "least_mapped": LEAST_MAPPED if held_out else None,
             "overall_criterion": ("best silhouette of held-out points" if held_out
                                   else "K-means prediction strength"),
             "overall_threshold": SILHOUETTE_THRESHOLD if held_out else threshold,

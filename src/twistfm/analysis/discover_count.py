@@ -45,7 +45,7 @@ __all__ = ["GroupCount", "prediction_strength", "held_out_strength", "held_out_s
            "count_held_out", "count_by_silhouette", "dip_count", "DipSplits",
            "MAX_GROUPS", "THRESHOLD", "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD",
            "SILHOUETTE_THRESHOLD", "HALVINGS", "ENCODING_SPLITS", "MAPS", "WEAK", "TSNE_SCHEDULE", "DIP_LEVEL",
-           "DIP_LEAST_SHARE"]
+           "DIP_LEAST_SHARE", "LEAST_MAPPED"]
 
 #: Lowest score a number of groups must reach to be taken: the held-out count's mean of its two strengths;
 #: the prediction strength on one map of every point (the earlier rule).
@@ -56,6 +56,8 @@ THRESHOLD = HELD_OUT_THRESHOLD
 SILHOUETTE_THRESHOLD = 0.4
 #: Maps averaged in one held-out count (each from a different random half).
 MAPS = 2
+#: Fewest points a held-out count maps; a smaller label has too few to hold any out and stays one group.
+LEAST_MAPPED = 8
 #: A count whose decisive strength sits closer than this to the threshold is called weak.
 WEAK = 0.03
 #: Random halvings averaged in one prediction strength on a map, and on the encoding in the held-out count.
@@ -256,7 +258,7 @@ def _held_out_maps(Z: np.ndarray, seed: int, maps: int) -> list[tuple[np.ndarray
     n = len(Z)
     rng = np.random.default_rng(seed)
     out = []
-    for r in range(maps if n >= 8 else 0):
+    for r in range(maps if n >= LEAST_MAPPED else 0):
         fit_on = np.zeros(n, dtype=bool)
         fit_on[rng.permutation(n)[: n // 2]] = True
         out.append((tsne(Z, seed=seed + r, fit_on=fit_on, **TSNE_SCHEDULE).points, fit_on))

@@ -198,10 +198,14 @@ def _method(params: dict) -> str:
                     f"placed into it; ")
         largest = (f"the largest number of groups whose {params['criterion']} (the map's strength measured on the "
                    f"placed images only, averaged over {params['maps']} maps) reaches {params['threshold']:g}")
+        small = ("" if params.get("least_mapped") is None else
+                 f"; a label of fewer than {params['least_mapped']} images has too few to hold any out and is kept as "
+                 "one group")
         if params.get("dip_level") is None:
-            return held_out + "the number of groups is " + largest
+            return held_out + "the number of groups is " + largest + small
         return (held_out + f"the number of groups is the median of three votes: {largest}; and the groups found by "
                 "halving with 2-means while Hartigan's dip test rejects one mode along the line through the two "
-                f"centres (level {params['dip_level']:g}), on the placed images of the maps and on the encoding")
+                f"centres (level {params['dip_level']:g}), on the placed images of the maps and on the encoding"
+                + small)
     return (f"{dims} are embedded in 2-D by one t-SNE per label, and the number of groups is the largest whose "
             f"{params.get('criterion', 'K-means prediction strength')} reaches {params['threshold']:g}")
