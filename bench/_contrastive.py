@@ -47,9 +47,12 @@ def train_contrastive(x_train: np.ndarray, y_train: np.ndarray, num_labels: int,
                       temperature: float = 0.2, seed: int = 0, log=print) -> nn.Module:
     """tfm-small trained on ``y_train`` with cross-entropy on two views plus ``weight`` times NT-Xent between them.
 
-    The recipe is the quick one (SGD with momentum, one-cycle, label smoothing 0.1, flips and
-    shifts); the contrastive views add random erasing. A two-layer projection head on the
-    flatten layer carries the contrastive loss and is dropped afterwards.
+    The recipe is close to the quick one but not the same: SGD with Nesterov momentum and
+    torch's ``OneCycleLR`` (which also cycles the momentum), label smoothing 0.1, every
+    training image (nothing held out), and both views shifted by up to 3 pixels and randomly
+    erased for the cross-entropy as well as for the contrastive loss. A two-layer projection
+    head on the flatten layer (the model must have one) carries the contrastive loss and is
+    dropped afterwards. ``weight=0`` trains the same recipe without the contrastive loss.
     """
     torch.manual_seed(seed)
     net = create_model(model, num_labels)

@@ -20,7 +20,7 @@ printed per kind of case:
   self-labelling step, with a linear head on fixed features);
 - ``spectral``: spectral clustering of the reduced encoding's 15-nearest-neighbour graph.
 
-The classes only score; they never choose anything.
+The classes only score, apart from the true-k columns, where they give the count as a check.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from twistfm.analysis.discover import _reduce
 from twistfm.analysis.discover_count import _ks, _numbered
 from twistfm.analysis.metrics import recovery_accuracy
 
-VOTE = "vote(mean>=0.94,dip-map(0.0001),dip-encoding(0.0001))"
 SHARES = (0.3, 0.5, 0.7)
 
 
@@ -89,6 +88,16 @@ def methods(Z: np.ndarray, points: np.ndarray, k: int, seed: int = 0) -> dict[st
     return out
 
 
+def stored(path: Path, n: int | None = None) -> dict[str, np.ndarray]:
+    """The cached arrays at ``path`` (``bench/discover_rules.py`` writes them); exits with a line saying so if absent."""
+    if not path.exists():
+        raise SystemExit(f"{path}: not cached; run bench/discover_rules.py with the same --part and --cases first")
+    out = cached(path, None)
+    if n is not None and out["points"].shape[1] != n:
+        raise SystemExit(f"{path}: maps of {out['points'].shape[1]} points for a label of {n}; remove the stale cache")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("tune", "report"), default="tune")
@@ -109,9 +118,9 @@ def main() -> None:
             mask = labels == value
             Z = _reduce(X[mask], 0)
             ks = _ks(len(Z), 6)
-            maps = cached(Path(args.maps_cache) / f"{stem}-{value}.npz", lambda: None)
-            c = cached(Path(args.maps_cache) / f"{stem}-{value}-curves.npz", lambda: None)
-            dips = cached(Path(args.maps_cache) / f"{stem}-{value}-dips.npz", lambda: None)
+            maps = stored(Path(args.maps_cache) / f"{stem}-{value}.npz", len(Z))
+            c = stored(Path(args.maps_cache) / f"{stem}-{value}-curves.npz")
+            dips = stored(Path(args.maps_cache) / f"{stem}-{value}-dips.npz")
             chosen = rules(c, ks)
             on = {f"dip-{w}({a:g},0)": int(n) for (a, d), n_z, n_m in zip(dips["grid"], dips["encoding"], dips["map"],
                                                                           strict=True) if d == 0

@@ -58,9 +58,13 @@ def ae_codes(kind: str, cache: Path, epochs: int, code: int, width: int) -> tupl
     return out, seconds
 
 
+#: Changes whenever bench/_contrastive.py's training changes, so that its cached encodings are not reused.
+CONTRASTIVE_VERSION = "tfm-small, _contrastive.py of 2026-12-04"
+
+
 def con_layers(case, cache: Path, epochs: int, weight: float) -> tuple[dict[str, np.ndarray], dict]:
     """Test encodings of the contrastive classifier trained on the case's labels (cached), with its accuracy and time."""
-    key = hashlib.sha256(json.dumps([case.kind, case.grouping.tolist(), case.model, case.seed, epochs,
+    key = hashlib.sha256(json.dumps([case.kind, case.grouping.tolist(), CONTRASTIVE_VERSION, case.seed, epochs,
                                      weight]).encode()).hexdigest()[:16]
     path = cache / f"con-{case.kind}-{key}.npz"
     if path.exists():
@@ -113,7 +117,7 @@ def main() -> None:
         code, ae_seconds = (ae_codes(case.kind, cache, args.ae_epochs, args.ae_code, args.ae_width) if wants_ae
                             else (None, 0.0))
         layers, classes = None, None
-        if any("pool1" in r for r in args.reps):
+        if any(r == "pool1" or r.startswith("pool1+") for r in args.reps):
             layers, classes, info = encodings(case, cache)
         con = None
         if any(r.startswith("con-") for r in args.reps):
@@ -127,6 +131,8 @@ def main() -> None:
         for rep in args.reps:
             parts = []
             if rep.startswith("con-"):
+                if rep[4:] not in con:
+                    raise SystemExit(f"--reps {rep}: the contrastive model's layers are {', '.join(con)}")
                 parts.append(unit(con[rep[4:]]))
             elif "pool1" in rep:
                 parts.append(unit(layers[info["layers"][0]]))

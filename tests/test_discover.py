@@ -342,16 +342,24 @@ def test_the_report_says_how_each_label_was_counted():
     voted = _method(_params("held-out", 0.94, 6, 0, {}))
     assert "the median of three votes: the largest number of groups whose mean of the K-means" in voted
     assert "Hartigan's dip test rejects one mode" in voted and "(level 0.0001)" in voted
-    assert "a label of fewer than 8 images has too few to hold any out and is kept as one group" in voted
-    older = {**_params("held-out", 0.94, 6, 0, {}), "dip_level": None, "least_mapped": None}
-    assert "median" not in _method(older) and "reaches 0.94" in _method(older) and "fewer than" not in _method(older)
+    older = {**_params("held-out", 0.94, 6, 0, {}), "dip_level": None}
+    assert "median" not in _method(older) and "reaches 0.94" in _method(older)
+
+
+def test_the_report_says_small_labels_are_one_group():
+    from twistfm.analysis.discover import LEAST_MAPPED, _params
+    from twistfm.report.answer import _small_labels
+
+    clause = f"a label of fewer than {LEAST_MAPPED} images has too few to hold any out and is kept as one group"
+    assert clause in _small_labels(_params("held-out", 0.94, 6, 0, {}))
+    assert _small_labels(_params("whole", 0.95, 6, 0, {})) == ""
+    assert _small_labels({k: v for k, v in _params("held-out", 0.94, 6, 0, {}).items() if k != "least_mapped"}) == ""
 
 
 def test_a_label_too_small_to_hold_out_is_one_group_without_votes():
     from twistfm.analysis.discover import LEAST_MAPPED, count_held_out
 
-    rng = np.random.default_rng(0)
-    Z = np.concatenate([rng.normal(0, 1, (LEAST_MAPPED // 2, 3)), rng.normal(50, 1, (LEAST_MAPPED // 2, 3))])
+    Z = np.random.default_rng(0).normal(0, 1, (LEAST_MAPPED, 3))
     _, assign, found = count_held_out(Z[1:], max_groups=3)
     assert found.chosen == 1 and found.votes is None and (assign == 0).all()
     assert count_held_out(Z, max_groups=3)[2].votes is not None  # from LEAST_MAPPED points on, maps and votes

@@ -73,8 +73,7 @@ from .project import reduce_pca, tsne
 
 __all__ = ["GroupCount", "Group", "LabelGroups", "Discovery", "prediction_strength", "held_out_strength", "count_groups",
            "count_held_out", "count_by_silhouette", "dip_count", "discover", "COUNTS", "DIP_LEVEL", "LEAST_MAPPED", "MAX_GROUPS",
-           "THRESHOLD",
-           "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD", "SILHOUETTE_THRESHOLD", "HALVINGS", "MAPS", "WEAK",
+           "THRESHOLD", "HELD_OUT_THRESHOLD", "WHOLE_THRESHOLD", "SILHOUETTE_THRESHOLD", "HALVINGS", "MAPS", "WEAK",
            "DISCOVERY_DIMS", "TYPICAL", "BORDERLINE"]
 
 #: The counting rules: on points held out of the map (the default), or on one map of every point.

@@ -285,7 +285,8 @@ def count_held_out(Z: np.ndarray, max_groups: int = MAX_GROUPS, seed: int = 0, t
     tested on the placed ones; the fewer of the maps) and on ``Z`` are the other two, and the
     number of groups is the median of the three (``dip_level=None``: the first vote alone).
     The points returned are the first map's (fitted and placed points together), grouped by
-    K-means with the chosen k, largest group first.
+    K-means with the chosen k, largest group first. Fewer than ``LEAST_MAPPED`` points are too
+    few to hold any out: one group, no votes, placed on their first two components.
     """
     ks = _ks(len(Z), max_groups)
     made = _held_out_maps(Z, seed, maps)

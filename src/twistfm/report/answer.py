@@ -170,7 +170,8 @@ def inside(study: StudyReport) -> str:
     return (f"<p>Without the original classes, the test images of each label are split into groups in the encoding "
             f"of <b>{html.escape(discovery.layer)}</b> (an early layer, which keeps the differences the label merges; "
             f"the maps and the clustering below use {html.escape(study.analysis.layer)}): "
-            f"{_method(discovery.params)} (a label of one kind keeps one group). Together the labels hold "
+            f"{_method(discovery.params)} (a label of one kind keeps one group){_small_labels(discovery.params)}. "
+            "Together the labels hold "
             f"<b data-fact=\"kinds\">{facts.kinds}</b> groups found blind"
             f"{f'; the check names {facts.n_classes} original classes' if facts.n_classes else ''}.{exact} "
             f"Ignoring the labels, {_overall_method(overall)} finds {overall.chosen}"
@@ -190,6 +191,14 @@ def _overall_method(overall) -> str:
     return "the same criterion on one map of all test images"
 
 
+def _small_labels(params: dict) -> str:
+    """The clause on labels too small for a held-out count, where the discovery recorded the limit ("" otherwise)."""
+    if params.get("least_mapped") is None:
+        return ""
+    return (f"; a label of fewer than {params['least_mapped']} images has too few to hold any out and is kept as one "
+            "group")
+
+
 def _method(params: dict) -> str:
     """How the groups were counted, in words, from the discovery's own parameters."""
     dims = f"its {params['pca_dims']} principal components"
@@ -198,14 +207,10 @@ def _method(params: dict) -> str:
                     f"placed into it; ")
         largest = (f"the largest number of groups whose {params['criterion']} (the map's strength measured on the "
                    f"placed images only, averaged over {params['maps']} maps) reaches {params['threshold']:g}")
-        small = ("" if params.get("least_mapped") is None else
-                 f"; a label of fewer than {params['least_mapped']} images has too few to hold any out and is kept as "
-                 "one group")
         if params.get("dip_level") is None:
-            return held_out + "the number of groups is " + largest + small
+            return held_out + "the number of groups is " + largest
         return (held_out + f"the number of groups is the median of three votes: {largest}; and the groups found by "
                 "halving with 2-means while Hartigan's dip test rejects one mode along the line through the two "
-                f"centres (level {params['dip_level']:g}), on the placed images of the maps and on the encoding"
-                + small)
+                f"centres (level {params['dip_level']:g}), on the placed images of the maps and on the encoding")
     return (f"{dims} are embedded in 2-D by one t-SNE per label, and the number of groups is the largest whose "
             f"{params.get('criterion', 'K-means prediction strength')} reaches {params['threshold']:g}")
