@@ -12,6 +12,11 @@ runs with the library's count rule on each representation:
 - ``ae``: the code of a convolutional autoencoder trained on the image set's training images
   only (no labels; one per image set, cached), as N2D does;
 - ``pool1+ae``: both, each row of each part scaled to unit length, side by side;
+- ``pool1-flip``, ``pool1-avg2``, ``pool1-flip-avg2``: the classifier's pool1 made invariant
+  to what its training augmented: the sum of the encodings of each image and of its mirror
+  image (invariant to the flip), average pooling of the map over 2 x 2 cells (tolerant of
+  one-pixel shifts), or both. The classifier is trained again (same recipe and seed as the
+  cached one: ``pool1-again`` is its plain pool1, which must give pool1's figures);
 - ``con-LAYER``: layer LAYER (pool1, pool2, flatten, dense1) of tfm-small trained on the
   labels beside a contrastive objective (``bench/_contrastive.py``; one per case, cached).
 
@@ -38,7 +43,10 @@ from discover_bench import cases, encodings, images
 
 from twistfm.analysis.discover import THRESHOLD, discover
 from twistfm.analysis.metrics import recovery_accuracy
-from twistfm.encode import encode_layers
+from twistfm.data import Dataset
+from twistfm.encode import encode, encode_layers
+from twistfm.recipes import recipe
+from twistfm.train import fit
 
 
 def ae_codes(kind: str, cache: Path, epochs: int, code: int, width: int) -> tuple[np.ndarray, float]:
@@ -56,6 +64,39 @@ def ae_codes(kind: str, cache: Path, epochs: int, code: int, width: int) -> tupl
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(path, code=out, seconds=seconds)
     return out, seconds
+
+
+INVARIANT = ("pool1-again", "pool1-flip", "pool1-avg2", "pool1-flip-avg2")
+
+
+def invariant_pool1(case, cache: Path) -> dict[str, np.ndarray]:
+    """The ``INVARIANT`` encodings of the test images, from the case's classifier trained again (cached)."""
+    key = hashlib.sha256(json.dumps([case.kind, case.grouping.tolist(), case.model, case.seed,
+                                     "invariant pool1"]).encode()).hexdigest()[:16]
+    path = cache / f"inv-{case.kind}-{key}.npz"
+    if path.exists():
+        with np.load(path) as stored:
+            return {k: stored[k].astype(np.float32) for k in stored.files}
+    x_train, c_train, x_test, c_test = images(case.kind)
+    g = case.grouping
+    dataset = Dataset.from_arrays(x_train, g[c_train], x_test, g[c_test], source=case.name)
+    model = fit(recipe(case.model, seed=case.seed, **({"epochs": 40} if case.kind == "digits" else {})), dataset,
+                log=None).model
+    plain = encode(model, x_test, "pool1")
+    mirrored = encode(model, np.ascontiguousarray(x_test[:, :, ::-1]), "pool1")
+    channels = model.pool1(model.block1(torch.zeros(1, 1, 28, 28))).shape[1]
+
+    def avg2(X: np.ndarray) -> np.ndarray:
+        side = int(round(np.sqrt(X.shape[1] / channels)))
+        maps = torch.from_numpy(X).reshape(len(X), channels, side, side)
+        return torch.nn.functional.avg_pool2d(maps, 2, ceil_mode=True).reshape(len(X), -1).numpy()
+
+    out = {"pool1-again": plain, "pool1-flip": plain + mirrored, "pool1-avg2": avg2(plain),
+           "pool1-flip-avg2": avg2(plain + mirrored)}
+    out = {k: v.astype(np.float16) for k, v in out.items()}
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **out)
+    return {k: v.astype(np.float32) for k, v in out.items()}
 
 
 #: Changes whenever bench/_contrastive.py's training changes, so that its cached encodings are not reused.
@@ -119,7 +160,9 @@ def main() -> None:
         layers, classes = None, None
         if any(r == "pool1" or r.startswith("pool1+") for r in args.reps):
             layers, classes, info = encodings(case, cache)
-        con = None
+        con, inv = None, None
+        if any(r in INVARIANT for r in args.reps):
+            inv = invariant_pool1(case, cache)
         if any(r.startswith("con-") for r in args.reps):
             con, con_info = con_layers(case, cache, args.con_epochs, args.con_weight)
             print(f"{case.name}: contrastive classifier test accuracy {con_info['test_acc']:.4f}, trained in "
@@ -130,7 +173,9 @@ def main() -> None:
         truth = [len(np.unique(classes[labels == v])) for v in np.unique(labels)]
         for rep in args.reps:
             parts = []
-            if rep.startswith("con-"):
+            if rep in INVARIANT:
+                parts.append(unit(inv[rep]))
+            elif rep.startswith("con-"):
                 if rep[4:] not in con:
                     raise SystemExit(f"--reps {rep}: the contrastive model's layers are {', '.join(con)}")
                 parts.append(unit(con[rep[4:]]))
