@@ -64,7 +64,7 @@ WEAK = 0.03
 HALVINGS = 10
 ENCODING_SPLITS = 4
 #: The t-SNE schedule the count's threshold was measured with (longer than the projections' default).
-TSNE_SCHEDULE = dict(pca_dims=0, early_iter=125, coarse_iter=200, fine_iter=200)
+TSNE_SCHEDULE = dict(pca_dims=0, early_iter=125, coarse_iter=200, fine_iter=200, momentum=0.8, knn="sklearn")
 
 
 @dataclass(frozen=True, kw_only=True)
