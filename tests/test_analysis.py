@@ -11,6 +11,7 @@ from conftest import assert_one_line_error, make_dataset, needs_real_data, run_c
 from twistfm.analysis import AnalysisConfig
 from twistfm.analysis.cluster import dbscan, kmeans, knee_eps
 from twistfm.analysis.decode import decode_labels, match_pixels, recover_classes
+from twistfm.analysis.knn import exact_neighbours
 from twistfm.analysis.layers import LayerScore, best_layer, score_layers
 from twistfm.analysis.metrics import cluster_scores, match_to_labels, purity
 from twistfm.analysis.neighbours import all_neighbours, ambiguous_images, knn_accuracy, nearest_neighbours
@@ -93,6 +94,38 @@ def test_projections():
     assert t.points.shape == (400, 2)
     assert np.array_equal(t.points, tsne(X, seed=1).points), "same seed, same t-SNE"
     assert neighbourhood_preservation(X, t.points) > 0.3
+
+
+@pytest.mark.parametrize("n", [50, 2500])  # one block, and several blocks with a short last one
+def test_exact_neighbours_match_scikit_learn(n):
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(5.0, 1.0, (n, 20))  # far from the origin: the float32 products must not lose the near ones
+    X[1] = X[0]  # a duplicate: each is the other's nearest, neither its own
+    k = min(30, n - 1)
+    theirs_d, theirs_i = NearestNeighbors().fit(X).kneighbors(n_neighbors=k)
+    ours_i, ours_d = exact_neighbours(X, k, block=1024)
+    assert ours_i.shape == ours_d.shape == (n, k) and ours_d.dtype == np.float64
+    assert not (ours_i == np.arange(n)[:, None]).any(), "a point is never its own neighbour"
+    assert ours_i[0, 0] == 1 and ours_i[1, 0] == 0
+    assert np.all(np.diff(ours_d, axis=1) >= 0), "nearest first"
+    np.testing.assert_allclose(ours_d, theirs_d, rtol=1e-4, atol=1e-4)
+    assert np.mean([len(np.intersect1d(a, b)) for a, b in zip(ours_i, theirs_i, strict=True)]) / k > 0.999
+    Q = rng.normal(5.0, 1.0, (40, 20))
+    theirs_d, theirs_i = NearestNeighbors().fit(X).kneighbors(Q, n_neighbors=k)
+    ours_i, ours_d = exact_neighbours(X, k, query=Q)
+    np.testing.assert_allclose(ours_d, theirs_d, rtol=1e-4, atol=1e-4)
+    assert np.array_equal(ours_i[:, 0], theirs_i[:, 0])
+
+
+def test_tsne_neighbour_search_options():
+    X, _ = _blobs(300)
+    fast, slow = tsne(X, seed=0, knn="matmul"), tsne(X, seed=0, knn="sklearn")
+    assert fast.params["knn"] == "matmul" and slow.params["knn"] == "sklearn" and fast.params["momentum"] == 0.92
+    assert neighbourhood_preservation(X, fast.points) > 0.3
+    with pytest.raises(OptionError, match="knn='faiss' is not known"):
+        tsne(X, knn="faiss")
 
 
 def test_neighbours_and_ambiguous_images():
