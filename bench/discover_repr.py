@@ -18,7 +18,10 @@ runs with the library's count rule on each representation:
   one-pixel shifts), or both. The classifier is trained again (same recipe and seed as the
   cached one: ``pool1-again`` is its plain pool1, which must give pool1's figures);
 - ``con-LAYER``: layer LAYER (pool1, pool2, flatten, dense1) of tfm-small trained on the
-  labels beside a contrastive objective (``bench/_contrastive.py``; one per case, cached).
+  labels beside a contrastive objective (``bench/_contrastive.py``; one per case, cached);
+- ``vote``: no representation of its own: each label's count is the median of the six votes
+  of ``pool1`` and ``ae`` (the lower of the middle two), its groups K-means with that count on
+  pool1's first map (both must be in ``--reps`` before it).
 
 It prints per case the counts found against the truth, and a summary per representation and
 kind of case: labels whose count is exact, mean fine-class recovery, mean discovery seconds.
@@ -42,6 +45,7 @@ from _kinds import cpu_line
 from discover_bench import cases, encodings, images
 
 from twistfm.analysis.discover import THRESHOLD, discover
+from twistfm.analysis.discover_count import _numbered
 from twistfm.analysis.metrics import recovery_accuracy
 from twistfm.data import Dataset
 from twistfm.encode import encode, encode_layers
@@ -126,6 +130,25 @@ def con_layers(case, cache: Path, epochs: int, weight: float) -> tuple[dict[str,
     return {k: v.astype(np.float32) for k, v in out.items()}, info
 
 
+def vote_row(case, first, second, labels: np.ndarray, classes: np.ndarray, truth: list[int]) -> dict:
+    """The ``vote`` representation's row: each label's count from both discoveries' votes, groups on the first's map."""
+    group = np.zeros(len(labels), dtype=np.int64)
+    counts = []
+    for i, value in enumerate(np.unique(labels)):
+        votes = sorted(v for found in (first, second)
+                       for v in (found.per_label[i].count.votes or [found.per_label[i].count.chosen] * 3))
+        k = votes[(len(votes) - 1) // 2]
+        mask = labels == value
+        group[mask] = _numbered(first.label_points[mask], k, 0)
+        counts.append(k)
+    exact = sum(c == t for c, t in zip(counts, truth, strict=True))
+    recovery = recovery_accuracy(labels * 100 + group, classes)
+    print(f"{case.name:28s} {'vote':10s} counts {' '.join(map(str, counts))} (truth {' '.join(map(str, truth))}): "
+          f"exact {exact}/{len(counts)}, recovery {recovery:.3f}", flush=True)
+    return {"kind": case.kind, "rep": "vote", "labels": len(counts), "exact": exact, "recovery": recovery,
+            "seconds": float("nan")}  # not timed on its own: the two discoveries' times are above
+
+
 def unit(X: np.ndarray) -> np.ndarray:
     X = np.asarray(X, dtype=np.float32)
     return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
@@ -171,7 +194,13 @@ def main() -> None:
             classes = images(case.kind)[3]
         labels = case.grouping[classes]
         truth = [len(np.unique(classes[labels == v])) for v in np.unique(labels)]
+        founds = {}
         for rep in args.reps:
+            if rep == "vote":
+                if "pool1" not in founds or "ae" not in founds:
+                    raise SystemExit("--reps vote needs pool1 and ae before it")
+                rows.append(vote_row(case, founds["pool1"], founds["ae"], labels, classes, truth))
+                continue
             parts = []
             if rep in INVARIANT:
                 parts.append(unit(inv[rep]))
@@ -187,6 +216,7 @@ def main() -> None:
             start = time.perf_counter()
             found = discover(X, labels, classes, layer=rep, threshold=args.threshold)
             seconds = time.perf_counter() - start
+            founds[rep] = found
             counts = [len(lg.groups) for lg in found.per_label]
             recovery = recovery_accuracy(labels * 100 + found.group, classes)
             rows.append({"kind": case.kind, "rep": rep, "labels": len(counts), "exact": found.exact,

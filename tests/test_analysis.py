@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import assert_one_line_error, make_dataset, needs_real_data, run_cli, write_csv_dir
 from twistfm.analysis import AnalysisConfig
@@ -117,12 +118,19 @@ def test_exact_neighbours_match_scikit_learn(n):
     ours_i, ours_d = exact_neighbours(X, k, query=Q)
     np.testing.assert_allclose(ours_d, theirs_d, rtol=1e-4, atol=1e-4)
     assert np.array_equal(ours_i[:, 0], theirs_i[:, 0])
+    assert exact_neighbours(X, k, query=Q[:0])[0].shape == (0, k)
+    with pytest.raises(ValueError, match=f"k={n}, but {n} points give 1 to {n - 1} neighbours"):
+        exact_neighbours(X, n)
+    with pytest.raises(ValueError, match="query holds values that are not finite"):
+        exact_neighbours(X, k, query=np.where(Q == Q[0, 0], np.nan, Q))
 
 
 def test_tsne_neighbour_search_options():
     X, _ = _blobs(300)
-    fast, slow = tsne(X, seed=0, knn="matmul"), tsne(X, seed=0, knn="sklearn")
+    threads = torch.get_num_threads()
+    fast, slow = tsne(X, seed=0, knn="matmul", n_jobs=1), tsne(X, seed=0, knn="sklearn")
     assert fast.params["knn"] == "matmul" and slow.params["knn"] == "sklearn" and fast.params["momentum"] == 0.92
+    assert torch.get_num_threads() == threads, "the search's thread count is put back"
     assert neighbourhood_preservation(X, fast.points) > 0.3
     with pytest.raises(OptionError, match="knn='faiss' is not known"):
         tsne(X, knn="faiss")

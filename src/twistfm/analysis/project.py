@@ -23,6 +23,8 @@ PLACE_ITER = 50
 BH_POINTS = 4000
 #: t-SNE reduces an encoding to principal components first only when it is wider than this.
 TSNE_PCA_ABOVE = 1000
+#: Up to this many fitted points, t-SNE's neighbours are exact; beyond, approximate (Annoy).
+EXACT_NEIGHBOURS_UP_TO = 20000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,74 +111,81 @@ def pca(X: np.ndarray, seed: int = 0, fit_on: np.ndarray | None = None) -> Proje
                       explained_variance=[float(v) for v in model.explained_variance_ratio_])
 
 
+def _affinities(X: np.ndarray, perplexity: float, knn: str, n_jobs: int, seed: int) -> tuple[Any, str]:
+    """openTSNE's affinities of the fitted points ``X``, with the neighbour search used."""
+    from openTSNE import affinity
+
+    if len(X) > EXACT_NEIGHBOURS_UP_TO:
+        return affinity.PerplexityBasedNN(X, perplexity=perplexity, method="annoy", n_jobs=n_jobs,
+                                          random_state=seed), "annoy"
+    if knn == "sklearn":
+        return affinity.PerplexityBasedNN(X, perplexity=perplexity, method="exact", n_jobs=n_jobs,
+                                          random_state=seed), knn
+    from .knn import MatmulKNN
+
+    index = MatmulKNN(X, min(len(X) - 1, int(3 * perplexity)), n_jobs=n_jobs)
+    return affinity.PerplexityBasedNN(perplexity=perplexity, knn_index=index, n_jobs=n_jobs), knn
+
+
+def _optimize(embedding: Any, gradient: str, early_iter: int, coarse_iter: int, fine_iter: int, momentum: float) -> Any:
+    """openTSNE's embedding after early exaggeration, then the coarse and fine iterations (see :func:`tsne`)."""
+    embedding = embedding.optimize(n_iter=early_iter, exaggeration=12, momentum=0.5)
+    if gradient == "fft":
+        embedding = embedding.optimize(n_iter=coarse_iter, momentum=momentum, ints_in_interval=2)
+        return embedding.optimize(n_iter=fine_iter, momentum=momentum)
+    return embedding.optimize(n_iter=coarse_iter + fine_iter, momentum=momentum)
+
+
 def tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = -1, pca_dims: int = 100,
          early_iter: int = 75, coarse_iter: int = 125, fine_iter: int = 75, fit_on: np.ndarray | None = None,
          place_iter: int = PLACE_ITER, momentum: float = 0.92, knn: str = "matmul") -> Projection:
     """t-SNE to 2-D with openTSNE, scheduled to be fast on a laptop CPU.
 
     An encoding wider than ``TSNE_PCA_ABOVE`` is first reduced to ``pca_dims`` principal
-    components (the exact neighbours of a narrower one cost little, and a reduction to 50
-    lost 0.02-0.03 of neighbourhood preservation on 784 pixels, measured on training images
-    that no reported figure uses); affinities use exact nearest neighbours up to
-    20,000 points (approximate beyond); the layout starts from PCA; the gradient uses FFT
-    interpolation. After ``early_iter`` early-exaggeration iterations (momentum 0.5), ``coarse_iter``
-    iterations run on an interpolation grid half as fine (four times cheaper: the grid is
-    what dominates the cost once the embedding has spread out), then ``fine_iter`` on the
-    full grid polish the local structure. Up to ``BH_POINTS`` fitted points, the gradient is
-    Barnes-Hut's instead (the FFT grid's fixed cost dominates small maps: 2,000 points take
-    about 3 s instead of 5 s), for ``coarse_iter + fine_iter`` iterations after the early ones.
+    components (a reduction to 50 lost 0.02-0.03 of neighbourhood preservation on 784 pixels,
+    measured on training images that no reported figure uses); affinities use exact nearest
+    neighbours up to ``EXACT_NEIGHBOURS_UP_TO`` fitted points (approximate beyond); the layout
+    starts from PCA. After ``early_iter`` early-exaggeration iterations (momentum 0.5),
+    ``coarse_iter`` iterations of the FFT-interpolated gradient run on a grid half as fine
+    (four times cheaper), then ``fine_iter`` on the full grid. Up to ``BH_POINTS`` fitted
+    points the gradient is Barnes-Hut's (the grid's fixed cost dominates small maps), for
+    ``coarse_iter + fine_iter`` iterations after the early ones.
 
     Parameters
     ----------
     X : ndarray, shape (N, d)
     seed : int, default=0
     perplexity : float, default=30
-        Lowered to the largest the number of points allows (``params["perplexity"]`` says
-        what was used).
+        Lowered to the largest the number of points allows (``params["perplexity"]``).
     n_jobs : int, default=-1
         Threads (-1: all cores).
     fit_on : ndarray of bool, optional
-        Make the embedding of these points only, then place the others into it (openTSNE's
-        ``transform``: each starts at the median of its nearest fitted points and moves for
-        ``place_iter`` iterations while the fitted points stay). Much cheaper than one
-        embedding of every point.
+        Embed these points only, then place the others into it (openTSNE's ``transform``:
+        each starts at the median of its nearest fitted points and moves for ``place_iter``
+        iterations, at openTSNE's momentum, while the fitted points stay).
     momentum : float, default=0.92
-        The gradient's momentum after early exaggeration. 0.92 rather than openTSNE's 0.8 kept
-        0.0001-0.0013 more neighbourhood preservation than scikit-learn's t-SNE on four draws of
-        10,000 training images, where 0.8 kept 0.0005-0.0027 less (``bench/analysis_bench.py
-        --schedules``).
+        The fitted points' momentum after early exaggeration: chosen over openTSNE's 0.8 on
+        five draws of 10,000 training images (``bench/analysis_bench.py --schedules``).
     knn : {"matmul", "sklearn"}, default="matmul"
-        How the exact neighbours are found: float32 matrix products
-        (:func:`twistfm.analysis.knn.exact_neighbours`, about 1.5 times as fast) or
-        scikit-learn's float64 search (what discovery's maps were measured with).
+        The exact neighbour search: float32 matrix products
+        (:func:`twistfm.analysis.knn.exact_neighbours`) or scikit-learn's float64 one (what
+        discovery's maps use). Beyond ``EXACT_NEIGHBOURS_UP_TO`` points, Annoy's instead.
     """
-    from openTSNE import TSNEEmbedding, affinity, initialization
+    from openTSNE import TSNEEmbedding, initialization
 
+    if knn not in ("matmul", "sklearn"):
+        raise OptionError(f"tsne: knn={knn!r} is not known; use 'matmul' or 'sklearn'")
     fit_on = _every_row(X, fit_on)
     n_fit = int(fit_on.sum())
     used = perplexity if n_fit >= 3 * perplexity + 2 else max(2.0, (n_fit - 2) / 3)
     if pca_dims and X.shape[1] > max(pca_dims, TSNE_PCA_ABOVE) and n_fit > pca_dims:
         X = reduce_pca(X, pca_dims, seed, fit_on)[0]
-    if knn not in ("matmul", "sklearn"):
-        raise OptionError(f"tsne: knn={knn!r} is not known; use 'matmul' or 'sklearn'")
     X = np.ascontiguousarray(X, dtype=np.float64)
-    if n_fit <= 20000 and knn == "matmul":
-        from .knn import MatmulKNN
-
-        index = MatmulKNN(X[fit_on], min(n_fit - 1, int(3 * used)))
-        affinities = affinity.PerplexityBasedNN(perplexity=used, knn_index=index, n_jobs=n_jobs)
-    else:
-        affinities = affinity.PerplexityBasedNN(X[fit_on], perplexity=used, n_jobs=n_jobs, random_state=seed,
-                                                method="exact" if n_fit <= 20000 else "annoy")
+    affinities, searched = _affinities(X[fit_on], used, knn, n_jobs, seed)
     gradient = "bh" if n_fit <= BH_POINTS else "fft"
     embedding = TSNEEmbedding(initialization.pca(X[fit_on], random_state=seed), affinities,
                               negative_gradient_method=gradient, n_jobs=n_jobs, random_state=seed)
-    embedding = embedding.optimize(n_iter=early_iter, exaggeration=12, momentum=0.5)
-    if gradient == "fft":
-        embedding = embedding.optimize(n_iter=coarse_iter, momentum=momentum, ints_in_interval=2)
-        embedding = embedding.optimize(n_iter=fine_iter, momentum=momentum)
-    else:
-        embedding = embedding.optimize(n_iter=coarse_iter + fine_iter, momentum=momentum)
+    embedding = _optimize(embedding, gradient, early_iter, coarse_iter, fine_iter, momentum)
     points = np.empty((len(X), 2), dtype=np.float32)
     points[fit_on] = np.asarray(embedding)
     if n_fit < len(X):
@@ -185,7 +194,7 @@ def tsne(X: np.ndarray, seed: int = 0, perplexity: float = 30.0, n_jobs: int = -
                       params={"seed": seed, "perplexity": used, "perplexity_asked": perplexity, "pca_dims": pca_dims,
                               "early_exaggeration_iter": early_iter, "coarse_iter": coarse_iter, "fine_iter": fine_iter,
                               "gradient": gradient, "fitted_points": n_fit, "placed_points": len(X) - n_fit,
-                              "place_iter": place_iter, "momentum": momentum, "knn": knn})
+                              "place_iter": place_iter, "momentum": momentum, "knn": searched})
 
 
 def umap_available() -> bool:
