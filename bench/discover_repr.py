@@ -19,9 +19,11 @@ runs with the library's count rule on each representation:
   cached one: ``pool1-again`` is its plain pool1, which must give pool1's figures);
 - ``con-LAYER``: layer LAYER (pool1, pool2, flatten, dense1) of tfm-small trained on the
   labels beside a contrastive objective (``bench/_contrastive.py``; one per case, cached);
-- ``vote``: no representation of its own: each label's count is the median of the six votes
-  of ``pool1`` and ``ae`` (the lower of the middle two), its groups K-means with that count on
-  pool1's first map (both must be in ``--reps`` before it).
+- ``enc-LAYER``: the cached classifier's layer LAYER (any candidate layer, e.g. ``enc-pool2``);
+- ``vote:A,B,...``: no representation of its own: each label's count is the median of the
+  votes of representations A, B, ... (three each; the lower of the middle two where their
+  number is even), its groups K-means with that count on A's first map (each must be in
+  ``--reps`` before it).
 
 It prints per case the counts found against the truth, and a summary per representation and
 kind of case: labels whose count is exact, mean fine-class recovery, mean discovery seconds.
@@ -130,23 +132,23 @@ def con_layers(case, cache: Path, epochs: int, weight: float) -> tuple[dict[str,
     return {k: v.astype(np.float32) for k, v in out.items()}, info
 
 
-def vote_row(case, first, second, labels: np.ndarray, classes: np.ndarray, truth: list[int]) -> dict:
-    """The ``vote`` representation's row: each label's count from both discoveries' votes, groups on the first's map."""
+def vote_row(case, rep: str, founds: list, labels: np.ndarray, classes: np.ndarray, truth: list[int]) -> dict:
+    """A ``vote:`` row: each label's count from the discoveries' votes, its groups on the first one's map."""
     group = np.zeros(len(labels), dtype=np.int64)
     counts = []
     for i, value in enumerate(np.unique(labels)):
-        votes = sorted(v for found in (first, second)
+        votes = sorted(v for found in founds
                        for v in (found.per_label[i].count.votes or [found.per_label[i].count.chosen] * 3))
         k = votes[(len(votes) - 1) // 2]
         mask = labels == value
-        group[mask] = _numbered(first.label_points[mask], k, 0)
+        group[mask] = _numbered(founds[0].label_points[mask], k, 0)
         counts.append(k)
     exact = sum(c == t for c, t in zip(counts, truth, strict=True))
     recovery = recovery_accuracy(labels * 100 + group, classes)
-    print(f"{case.name:28s} {'vote':10s} counts {' '.join(map(str, counts))} (truth {' '.join(map(str, truth))}): "
+    print(f"{case.name:28s} {rep:10s} counts {' '.join(map(str, counts))} (truth {' '.join(map(str, truth))}): "
           f"exact {exact}/{len(counts)}, recovery {recovery:.3f}", flush=True)
-    return {"kind": case.kind, "rep": "vote", "labels": len(counts), "exact": exact, "recovery": recovery,
-            "seconds": float("nan")}  # not timed on its own: the two discoveries' times are above
+    return {"kind": case.kind, "rep": rep, "labels": len(counts), "exact": exact, "recovery": recovery,
+            "seconds": float("nan")}  # not timed on its own: the discoveries it combines are timed above
 
 
 def unit(X: np.ndarray) -> np.ndarray:
@@ -181,7 +183,7 @@ def main() -> None:
         code, ae_seconds = (ae_codes(case.kind, cache, args.ae_epochs, args.ae_code, args.ae_width) if wants_ae
                             else (None, 0.0))
         layers, classes = None, None
-        if any(r == "pool1" or r.startswith("pool1+") for r in args.reps):
+        if any(r == "pool1" or r.startswith(("pool1+", "enc-")) for r in args.reps):
             layers, classes, info = encodings(case, cache)
         con, inv = None, None
         if any(r in INVARIANT for r in args.reps):
@@ -196,10 +198,11 @@ def main() -> None:
         truth = [len(np.unique(classes[labels == v])) for v in np.unique(labels)]
         founds = {}
         for rep in args.reps:
-            if rep == "vote":
-                if "pool1" not in founds or "ae" not in founds:
-                    raise SystemExit("--reps vote needs pool1 and ae before it")
-                rows.append(vote_row(case, founds["pool1"], founds["ae"], labels, classes, truth))
+            if rep.startswith("vote:"):
+                names = rep[5:].split(",")
+                if any(name not in founds for name in names):
+                    raise SystemExit(f"--reps {rep} needs {', '.join(names)} before it")
+                rows.append(vote_row(case, rep, [founds[name] for name in names], labels, classes, truth))
                 continue
             parts = []
             if rep in INVARIANT:
@@ -208,6 +211,8 @@ def main() -> None:
                 if rep[4:] not in con:
                     raise SystemExit(f"--reps {rep}: the contrastive model's layers are {', '.join(con)}")
                 parts.append(unit(con[rep[4:]]))
+            elif rep.startswith("enc-"):
+                parts.append(unit(layers[rep[4:]]))
             elif "pool1" in rep:
                 parts.append(unit(layers[info["layers"][0]]))
             if "ae" in rep:
